@@ -1,0 +1,139 @@
+/**
+ * The `snat-responder` command. Thin: parse arguments, call lib/, map errors to exit codes
+ * (0 ok, 2 usage, 3 bad input, 4 environment) with one clear line on stderr.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, exitCodeOf, isSnatResponderError, badInput, usageError } from '../lib/errors.js';
+import { FORMATS, isFormat, parseFormat } from '../lib/parse/index.js';
+import type { InputProblem } from '../lib/parse/types.js';
+import { runAnalyze } from './analyze.js';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly stdin: () => Readable;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stdin: () => process.stdin,
+};
+
+/** `12`, `8080,9090` -> ports; anything else is a usage error naming the option. */
+export function parsePortList(text: string): number[] {
+  const ports = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  for (const p of ports) {
+    if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) {
+      throw usageError(`--listening-ports: '${p}' is not a port number (1-65535)`);
+    }
+  }
+  return ports.map(Number);
+}
+
+/** `file:line:col: message` / `file: field x: message`. */
+export function describeProblem(where: string, problem: InputProblem): string {
+  let location = where;
+  if (problem.line !== undefined) location += `:${problem.line}`;
+  if (problem.column !== undefined) location += `:${problem.column}`;
+  const field = problem.field ? ` (field ${problem.field})` : '';
+  return `${location}: ${problem.message}${field}`;
+}
+
+async function openInput(file: string, io: CliIo): Promise<Readable> {
+  if (file === '-') return io.stdin();
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    throw badInput(`${file}: no such file`);
+  }
+  if (info.isDirectory()) throw badInput(`${file}: is a directory, expected a file`);
+  return createReadStream(file);
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('snat-responder')
+    .description('Find the pod and public destination exhausting an AKS node\'s SNAT ports.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError(false);
+
+  program
+    .command('parse')
+    .description('Parse one capture (a file, or - for stdin) and print one JSON document on stdout.')
+    .addArgument(program.createArgument('<format>', 'input format').choices(FORMATS))
+    .argument('<file>', 'input file, or - for stdin')
+    .addOption(
+      new Option('--listening-ports <ports>', 'comma-separated ports the pod listens on (netstat, ss, proc-net-tcp)'),
+    )
+    .addOption(new Option('--private-cidrs <cidrs>', 'comma-separated CIDRs that do not use SNAT (VNet, peerings)'))
+    .action(async (format: string, file: string, opts: { listeningPorts?: string; privateCidrs?: string }) => {
+      if (!isFormat(format)) throw usageError(`unknown format '${format}'`);
+      const listeningPorts = opts.listeningPorts ? parsePortList(opts.listeningPorts) : [];
+      const classifier = await classifierFrom(opts.privateCidrs);
+      const input = await openInput(file, io);
+      const parsed = await parseFormat(format, input, { listeningPorts, classifier });
+      if (!parsed.ok) throw badInput(describeProblem(file === '-' ? '<stdin>' : file, parsed.problem));
+      io.stdout(JSON.stringify(parsed.value, null, 2) + '\n');
+    });
+
+  program
+    .command('analyze')
+    .description('Rank the pods of a node from files captured by hand; writes report.{json,md,html}.')
+    .argument('<dir>', 'folder of captures (see README: "analyze: the folder convention")')
+    .option('--out <dir>', 'where to write the report (default: the input folder)')
+    .option('--private-cidrs <cidrs>', 'comma-separated CIDRs that do not use SNAT (VNet, peerings)')
+    .option('--allocated-ports <n>', "the node's allocated SNAT ports, when the folder does not say")
+    .option('--json', 'print the report JSON instead of the summary')
+    .action(async (dir: string, opts: { out?: string; privateCidrs?: string; allocatedPorts?: string; json?: boolean }) => {
+      let allocatedPorts: number | undefined;
+      if (opts.allocatedPorts !== undefined) {
+        if (!/^\d{1,6}$/.test(opts.allocatedPorts) || Number(opts.allocatedPorts) < 1) {
+          throw usageError(`--allocated-ports: '${opts.allocatedPorts}' is not a positive whole number`);
+        }
+        allocatedPorts = Number(opts.allocatedPorts);
+      }
+      const classifier = await classifierFrom(opts.privateCidrs);
+      await runAnalyze({ dir, out: opts.out ?? dir, classifier, allocatedPorts, json: opts.json === true }, io);
+    });
+
+  return program;
+}
+
+async function classifierFrom(cidrs: string | undefined) {
+  const { AddressClassifier, invalidCidrs } = await import('../lib/analysis/ip.js');
+  const list = (cidrs ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
+  const bad = invalidCidrs(list);
+  if (bad.length > 0) throw usageError(`--private-cidrs: not a CIDR: ${bad.join(', ')}`);
+  return new AddressClassifier({ privateCidrs: list });
+}
+
+/** Runs the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successful exits; every other commander error is a usage error it already printed.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isSnatResponderError(e)) {
+      io.stderr(`snat-responder: ${e.message}\n`);
+      return exitCodeOf(e);
+    }
+    io.stderr(`snat-responder: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT.failure;
+  }
+}
