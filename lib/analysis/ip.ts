@@ -26,10 +26,15 @@ export function parseAddress(raw: string): IPAddress | null {
     return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : null;
   }
   if (text.includes(':') && IPV6_CHARS.test(text) && ipaddr.IPv6.isValid(text)) {
-    // An embedded IPv4 tail must itself be a strict dotted quad.
     const tail = text.slice(text.lastIndexOf(':') + 1);
-    if (tail.includes('.') && !(FOUR_PART_DECIMAL.test(tail) && ipaddr.IPv4.isValidFourPartDecimal(tail))) return null;
-    return ipaddr.IPv6.parse(text);
+    if (!tail.includes('.')) return ipaddr.IPv6.parse(text);
+    // An embedded IPv4 tail must itself be a strict dotted quad. It is rewritten as two hex groups because
+    // ipaddr.js reads `::a.b.c.d` (IPv4-compatible, deprecated) as if it were `::ffff:a.b.c.d` (mapped).
+    if (!(FOUR_PART_DECIMAL.test(tail) && ipaddr.IPv4.isValidFourPartDecimal(tail))) return null;
+    const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = ipaddr.IPv4.parse(tail).octets;
+    const hex = `${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
+    const rewritten = text.slice(0, text.length - tail.length) + hex;
+    return ipaddr.IPv6.isValid(rewritten) ? ipaddr.IPv6.parse(rewritten) : null;
   }
   return null;
 }

@@ -1,0 +1,178 @@
+/**
+ * Wording and number formats shared by the Markdown and HTML renderers, so both say the same thing. Output is
+ * deterministic (no locale, no clock): golden files pin it. Nothing here escapes; each renderer escapes the parts.
+ */
+import type { Finding, PodRanking, Report, Severity } from './model.js';
+
+/** A piece of prose: `code` parts come from the cluster (names, endpoints) and are shown as literals. */
+export type Part = { readonly text: string } | { readonly code: string } | { readonly strong: string };
+
+export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'warning', 'info'];
+
+/** How many ranked pods the tables and charts show; report.json keeps them all. */
+export const MAX_POD_ROWS = 25;
+export const MAX_CHART_BARS = 10;
+export const MAX_DESTINATION_ROWS = 15;
+
+export function int(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const sign = n < 0 ? '-' : '';
+  const digits = String(Math.round(Math.abs(n)));
+  return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Up to `digits` decimals, trailing zeros dropped: 41.25 -> `41.3`, 12 -> `12`. */
+export function decimal(n: number, digits = 1): string {
+  if (!Number.isFinite(n)) return String(n);
+  const fixed = n.toFixed(digits);
+  const trimmed = fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
+  return trimmed === '-0' ? '0' : trimmed;
+}
+
+/** 0.8496 -> `85%`, 0.043 -> `4.3%`: small shares keep a decimal so they do not all read `0%`. */
+export function percent(share: number): string {
+  const p = share * 100;
+  return Math.abs(p) >= 10 || p === 0 ? `${Math.round(p)}%` : `${decimal(p, 1)}%`;
+}
+
+export function orDash(value: number | null, format: (n: number) => string = int): string {
+  return value === null ? '–' : format(value);
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** ISO timestamps as `2024-05-14 09:12:00 UTC`; anything else as given. */
+export function timestamp(text: string): string {
+  if (!ISO.test(text)) return text;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return text;
+  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function windowText(report: Report): string {
+  const { start, end } = report.window;
+  if (start === null && end === null) return 'unknown';
+  const from = start === null ? '?' : timestamp(start);
+  const to = end === null ? '?' : timestamp(end);
+  let text = `${from} → ${to}`;
+  if (start !== null && end !== null) {
+    const seconds = (Date.parse(end) - Date.parse(start)) / 1000;
+    if (Number.isFinite(seconds) && seconds >= 0) text += ` (${decimal(seconds, 0)} s)`;
+  }
+  return text;
+}
+
+export function endpoint(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export function podLabel(pod: Pick<PodRanking, 'namespace' | 'name'>): string {
+  return pod.namespace.length > 0 ? `${pod.namespace}/${pod.name}` : pod.name;
+}
+
+/** Flows that hold a SNAT port right now: ESTABLISHED outbound, SYN_SENT and closing states, to public addresses. */
+export function snatHoldingFlows(pod: PodRanking): number {
+  return pod.establishedPublicOutbound + pod.synSentPublic + pod.closingPublic;
+}
+
+export function nodeLabel(report: Report): string {
+  const { name, ip } = report.node;
+  if (name !== null && ip !== null) return `${name} (${ip})`;
+  return name ?? ip ?? 'unknown node';
+}
+
+export function worstSeverity(findings: readonly Finding[]): Severity | null {
+  for (const s of SEVERITY_ORDER) if (findings.some((f) => f.severity === s)) return s;
+  return null;
+}
+
+export function findingsBySeverity(findings: readonly Finding[]): Array<{ severity: Severity; items: Finding[] }> {
+  return SEVERITY_ORDER.map((severity) => ({ severity, items: findings.filter((f) => f.severity === severity) })).filter(
+    (g) => g.items.length > 0,
+  );
+}
+
+export function evidenceValue(value: string | number | boolean | null): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') return Number.isInteger(value) ? int(value) : decimal(value, 3);
+  return String(value);
+}
+
+export function triggerText(report: Report): string {
+  const { kind, source } = report.trigger;
+  const names = { alert: 'Azure Monitor alert', http: 'HTTP request', cli: 'CLI', offline: 'offline analysis' } as const;
+  return source === null ? names[kind] : `${names[kind]}: ${source}`;
+}
+
+export const CAPTURE_STATUS_TEXT: Record<Report['capture']['status'], string> = {
+  complete: 'complete',
+  truncated: 'truncated (the capture stopped early or hit its size bound)',
+  missing: 'missing (no tcptracer capture: connect rates are unknown)',
+  failed: 'failed (no tcptracer capture: connect rates are unknown)',
+};
+
+/** The one-paragraph answer at the top of the report. */
+export function verdict(report: Report): Part[] {
+  const parts: Part[] = [];
+  const top = report.pods[0];
+  const allocated = report.snat.allocatedPorts;
+  const holding = top ? snatHoldingFlows(top) : 0;
+  const dest = top?.topDestinations[0];
+
+  if (!top) {
+    parts.push({ strong: 'No pod could be ranked.' });
+    parts.push({
+      text:
+        report.degraded.length > 0
+          ? ` ${report.degraded.length} step${report.degraded.length === 1 ? '' : 's'} degraded; see "Degraded steps".`
+          : ' The evidence holds no pod on this node.',
+    });
+  } else if (holding === 0 && (!dest || dest.flows === 0) && top.publicConnects === 0) {
+    parts.push({ strong: 'No pod holds SNAT-relevant flows' });
+    parts.push({ text: ' to public destinations in the evidence collected.' });
+  } else {
+    parts.push({ strong: 'Most likely culprit: ' }, { code: podLabel(top) });
+    const qualifiers = [top.owner, top.hostNetwork ? 'hostNetwork' : null].filter((q): q is string => q !== null);
+    if (qualifiers.length > 0) {
+      parts.push({ text: ' (' });
+      qualifiers.forEach((q, i) => parts.push(i === 0 ? { code: q } : { text: `, ${q}` }));
+      parts.push({ text: ')' });
+    }
+    if (dest && dest.flows > 0) {
+      const share = dest.shareOfAllocated ?? (allocated ? dest.flows / allocated : null);
+      parts.push({
+        text:
+          allocated !== null
+            ? ` holds ${int(dest.flows)} of ${int(allocated)} allocated SNAT ports toward `
+            : ` holds ${int(dest.flows)} concurrent flows toward `,
+      });
+      parts.push({ code: endpoint(dest.ip, dest.port) });
+      parts.push({
+        text: share !== null ? ` (${percent(share)})` : allocated === null ? ' (allocated SNAT ports unknown)' : '',
+      });
+    } else {
+      parts.push({ text: ` holds ${int(holding)} SNAT-holding public flows` });
+    }
+    const extra: string[] = [];
+    if (top.synSentPublic > 0) extra.push(`${int(top.synSentPublic)} connects stuck in SYN_SENT`);
+    if (top.connectsPerSecond !== null) extra.push(`${decimal(top.connectsPerSecond, 1)} public connects/s`);
+    parts.push({ text: extra.length > 0 ? `, with ${extra.join(' and ')}.` : '.' });
+    const next = report.pods[1];
+    if (next && snatHoldingFlows(next) > 0) {
+      parts.push({ text: ' Next: ' }, { code: podLabel(next) }, { text: ` with ${int(snatHoldingFlows(next))} flows.` });
+    }
+  }
+
+  const { usedPorts, failedConnections } = report.snat;
+  if (usedPorts !== null && allocated !== null && allocated > 0) {
+    parts.push({
+      text: ` The node uses ${int(usedPorts)} of ${int(allocated)} allocated SNAT ports (${percent(usedPorts / allocated)}).`,
+    });
+  } else if (usedPorts !== null) {
+    parts.push({ text: ` The node uses ${int(usedPorts)} SNAT ports (allocation unknown).` });
+  }
+  if (failedConnections !== null && failedConnections > 0) {
+    parts.push({ text: ` ${int(failedConnections)} SNAT connections failed in the window.` });
+  }
+  return parts;
+}
