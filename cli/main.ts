@@ -9,7 +9,6 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeOf, isSnatResponderError, badInput, usageError } from '../lib/errors.js';
 import { FORMATS, isFormat, parseFormat } from '../lib/parse/index.js';
 import type { InputProblem } from '../lib/parse/types.js';
-import { runAnalyze } from './analyze.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -101,6 +100,8 @@ function buildProgram(io: CliIo): Command {
         allocatedPorts = Number(opts.allocatedPorts);
       }
       const classifier = await classifierFrom(opts.privateCidrs);
+      // Loaded on use: the report stack is not needed by `parse`, whose start-up time is benchmarked.
+      const { runAnalyze } = await import('./analyze.js');
       await runAnalyze({ dir, out: opts.out ?? dir, classifier, allocatedPorts, json: opts.json === true }, io);
     });
 

@@ -18,9 +18,10 @@ const IPV6_CHARS = /^[0-9a-fA-F:.]+$/;
  */
 export function parseAddress(raw: string): IPAddress | null {
   let text = raw.trim();
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  // The zone goes before the brackets: ss prints `[fe80::1]%eth0`, net-tools and the kernel `fe80::1%eth0`.
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone);
+  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
   if (text.length === 0 || text.length > 45) return null;
   if (FOUR_PART_DECIMAL.test(text)) {
     return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : null;

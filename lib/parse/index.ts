@@ -3,13 +3,6 @@
  * of the public contract (DESIGN.md "CLI"). Large captures are streamed; the rest are read whole (all are small).
  */
 import type { Readable } from 'node:stream';
-import { parseAlert } from './alert.js';
-import { parseCrictlInspectp } from './crictl.js';
-import { parseLsns } from './lsns.js';
-import { parseNetstat } from './netstat.js';
-import { parseProcNetTcp } from './proc-net-tcp.js';
-import { parseSs } from './ss.js';
-import { parseTcptracerStream, toTcptracerDocument } from './tcptracer.js';
 import type { SocketDocumentOptions } from './sockets.js';
 import type { Parsed } from './types.js';
 
@@ -40,9 +33,13 @@ async function readAll(input: Readable, limit: number): Promise<Buffer | null> {
   return Buffer.concat(chunks);
 }
 
-/** Parses one input stream in the named format into its contract document. */
+/**
+ * Parses one input stream in the named format into its contract document. Each parser module is loaded on first use:
+ * some pull in zod, whose load time alone is a third of `parse tcptracer`'s budget against awk (bench/run.ts).
+ */
 export async function parseFormat(format: Format, input: Readable, options: ParseOptions = {}): Promise<Parsed<unknown>> {
   if (format === 'tcptracer') {
+    const { parseTcptracerStream, toTcptracerDocument } = await import('./tcptracer.js');
     const parsed = await parseTcptracerStream(input, options);
     return parsed.ok ? { ok: true, value: toTcptracerDocument(parsed.value) } : parsed;
   }
@@ -63,16 +60,16 @@ export async function parseFormat(format: Format, input: Readable, options: Pars
   }
   switch (format) {
     case 'alert':
-      return parseAlert(bytes);
+      return (await import('./alert.js')).parseAlert(bytes);
     case 'netstat':
-      return parseNetstat(bytes.toString('utf8'), options);
+      return (await import('./netstat.js')).parseNetstat(bytes.toString('utf8'), options);
     case 'ss':
-      return parseSs(bytes.toString('utf8'), options);
+      return (await import('./ss.js')).parseSs(bytes.toString('utf8'), options);
     case 'proc-net-tcp':
-      return parseProcNetTcp(bytes.toString('utf8'), options);
+      return (await import('./proc-net-tcp.js')).parseProcNetTcp(bytes.toString('utf8'), options);
     case 'lsns':
-      return parseLsns(bytes.toString('utf8'));
+      return (await import('./lsns.js')).parseLsns(bytes.toString('utf8'));
     case 'crictl-inspectp':
-      return parseCrictlInspectp(bytes.toString('utf8'));
+      return (await import('./crictl.js')).parseCrictlInspectp(bytes.toString('utf8'));
   }
 }

@@ -29,10 +29,16 @@ export function decimal(n: number, digits = 1): string {
   return trimmed === '-0' ? '0' : trimmed;
 }
 
-/** 0.8496 -> `85%`, 0.043 -> `4.3%`: small shares keep a decimal so they do not all read `0%`. */
+/**
+ * 0.8496 -> `85%`, 0.043 -> `4.3%`: small shares keep a decimal so they do not all read `0%`, and shares just under
+ * 100% keep one so 1019 of 1024 does not read as full.
+ */
 export function percent(share: number): string {
   const p = share * 100;
-  return Math.abs(p) >= 10 || p === 0 ? `${Math.round(p)}%` : `${decimal(p, 1)}%`;
+  if (p === 0 || !Number.isFinite(p)) return `${decimal(p, 0)}%`;
+  if (Math.abs(p) < 10) return `${decimal(p, 1)}%`;
+  if (p >= 99.5 && p < 100) return `${decimal(Math.floor(p * 10) / 10, 1)}%`;
+  return `${Math.round(p)}%`;
 }
 
 export function orDash(value: number | null, format: (n: number) => string = int): string {
@@ -46,7 +52,10 @@ export function timestamp(text: string): string {
   if (!ISO.test(text)) return text;
   const date = new Date(text);
   if (Number.isNaN(date.getTime())) return text;
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function windowText(report: Report): string {
@@ -87,20 +96,26 @@ export function worstSeverity(findings: readonly Finding[]): Severity | null {
 }
 
 export function findingsBySeverity(findings: readonly Finding[]): Array<{ severity: Severity; items: Finding[] }> {
-  return SEVERITY_ORDER.map((severity) => ({ severity, items: findings.filter((f) => f.severity === severity) })).filter(
-    (g) => g.items.length > 0,
-  );
+  return SEVERITY_ORDER.map((severity) => ({
+    severity,
+    items: findings.filter((f) => f.severity === severity),
+  })).filter((g) => g.items.length > 0);
 }
 
 export function evidenceValue(value: string | number | boolean | null): string {
   if (value === null) return 'null';
-  if (typeof value === 'number') return Number.isInteger(value) ? int(value) : decimal(value, 3);
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : decimal(value, 3);
   return String(value);
 }
 
 export function triggerText(report: Report): string {
   const { kind, source } = report.trigger;
-  const names = { alert: 'Azure Monitor alert', http: 'HTTP request', cli: 'CLI', offline: 'offline analysis' } as const;
+  const names = {
+    alert: 'Azure Monitor alert',
+    http: 'HTTP request',
+    cli: 'CLI',
+    offline: 'offline analysis',
+  } as const;
   return source === null ? names[kind] : `${names[kind]}: ${source}`;
 }
 
@@ -131,13 +146,11 @@ export function verdict(report: Report): Part[] {
     parts.push({ strong: 'No pod holds SNAT-relevant flows' });
     parts.push({ text: ' to public destinations in the evidence collected.' });
   } else {
-    parts.push({ strong: 'Most likely culprit: ' }, { code: podLabel(top) });
-    const qualifiers = [top.owner, top.hostNetwork ? 'hostNetwork' : null].filter((q): q is string => q !== null);
-    if (qualifiers.length > 0) {
-      parts.push({ text: ' (' });
-      qualifiers.forEach((q, i) => parts.push(i === 0 ? { code: q } : { text: `, ${q}` }));
-      parts.push({ text: ')' });
-    }
+    parts.push({ strong: 'Most likely culprit:' }, { text: ' ' }, { code: podLabel(top) });
+    const qualifiers: Part[] = [];
+    if (top.owner !== null) qualifiers.push({ code: top.owner });
+    if (top.hostNetwork) qualifiers.push({ text: qualifiers.length > 0 ? ', hostNetwork' : 'hostNetwork' });
+    if (qualifiers.length > 0) parts.push({ text: ' (' }, ...qualifiers, { text: ')' });
     if (dest && dest.flows > 0) {
       const share = dest.shareOfAllocated ?? (allocated ? dest.flows / allocated : null);
       parts.push({
@@ -159,7 +172,11 @@ export function verdict(report: Report): Part[] {
     parts.push({ text: extra.length > 0 ? `, with ${extra.join(' and ')}.` : '.' });
     const next = report.pods[1];
     if (next && snatHoldingFlows(next) > 0) {
-      parts.push({ text: ' Next: ' }, { code: podLabel(next) }, { text: ` with ${int(snatHoldingFlows(next))} flows.` });
+      parts.push(
+        { text: ' Next: ' },
+        { code: podLabel(next) },
+        { text: ` with ${int(snatHoldingFlows(next))} flows.` },
+      );
     }
   }
 
@@ -175,4 +192,21 @@ export function verdict(report: Report): Part[] {
     parts.push({ text: ` ${int(failedConnections)} SNAT connections failed in the window.` });
   }
   return parts;
+}
+
+/** The stored artifacts that exist, with the label both renderers show. */
+export function artifactList(report: Report): Array<{ label: string; target: string }> {
+  const a = report.artifacts;
+  const all: Array<{ label: string; target: string | null }> = [
+    { label: 'report.json', target: a.json },
+    { label: 'report.md', target: a.markdown },
+    { label: 'report.html', target: a.html },
+    { label: 'raw capture', target: a.rawCapture },
+  ];
+  return all.filter((i): i is { label: string; target: string } => i.target !== null);
+}
+
+/** Web addresses and relative paths are linked; any other scheme (`javascript:`, `file:`) is only shown. */
+export function isLinkable(target: string): boolean {
+  return (/^https?:\/\//i.test(target) || !/^[a-z][a-z0-9+.-]*:/i.test(target)) && !/[\s<>"'`]/.test(target);
 }

@@ -9,10 +9,10 @@ import { reportSchema } from './schema.js';
 function ordered(value: unknown, schema: z.core.$ZodType): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (schema instanceof z.ZodNullable || schema instanceof z.ZodOptional) {
-    return ordered(value, schema.unwrap() as z.core.$ZodType);
+    return ordered(value, schema.unwrap());
   }
   if (Array.isArray(value)) {
-    const element = schema instanceof z.ZodArray ? (schema.element as z.core.$ZodType) : null;
+    const element = schema instanceof z.ZodArray ? schema.element : null;
     return value.map((item: unknown) => (element ? ordered(item, element) : item));
   }
   if (schema instanceof z.ZodObject) {

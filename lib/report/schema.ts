@@ -137,7 +137,7 @@ export function jsonPath(path: ReadonlyArray<PropertyKey>): string {
 /** Checks that a value (e.g. a parsed report.json) is a schema v1 report; the problem names the first bad field. */
 export function validateReport(value: unknown): Parsed<Report> {
   if (typeof value === 'object' && value !== null && 'schemaVersion' in value) {
-    const version = (value as { schemaVersion: unknown }).schemaVersion;
+    const version = value.schemaVersion;
     if (version !== REPORT_SCHEMA_VERSION) {
       return reject({
         message: `unsupported report schemaVersion ${JSON.stringify(version) ?? String(version)} (this reader understands ${REPORT_SCHEMA_VERSION})`,

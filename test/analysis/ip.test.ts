@@ -18,6 +18,7 @@ describe('canonicalAddress', () => {
     ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
     ['[fe80::1]', 'fe80::1'],
     ['fe80::1%eth0', 'fe80::1'],
+    ['[fe80::1]%eth0', 'fe80::1'],
     ['64:ff9b::1.2.3.4', '64:ff9b::102:304'],
   ])('%s -> %s', (raw, canonical) => {
     expect(canonicalAddress(raw)).toBe(canonical);

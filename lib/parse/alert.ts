@@ -1,0 +1,595 @@
+/**
+ * Azure Monitor alert payloads (FORMATS.md section 10): the common alert schema and the legacy metric webhook schema.
+ *
+ * The alert decides which node an investigation targets, and its values end up next to kubectl commands, so the
+ * payload is validated with zod, every BackendIPAddress value must be an IP literal (anything else is reported in
+ * `invalidDimensionValues` and never becomes a node IP), and inputs that are not a metric alert are rejected with a
+ * code the HTTP endpoint can acknowledge (`not-metric-alert`) instead of starting anything.
+ *
+ * This module also holds the JSON helpers the crictl and lsns parsers share (syntax errors with line and column,
+ * concatenated JSON values, zod issues as field paths).
+ */
+import { z } from 'zod';
+import { canonicalAddress } from '../analysis/ip.js';
+import { accept, reject } from './types.js';
+import type { AlertCondition, AlertDocument, InputProblem, Parsed } from './types.js';
+
+/** Common-schema alerts are at most 256 KB; anything larger is refused before parsing. */
+export const MAX_ALERT_BYTES = 256 * 1024;
+
+// ---------------------------------------------------------------------------------------------------------------
+// JSON helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Where a JSON text stops being JSON: a character offset and what was expected there. */
+export interface JsonSyntaxError {
+  readonly offset: number;
+  readonly reason: string;
+}
+
+function isJsonSpace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+function describeChar(ch: string): string {
+  return /^[\x21-\x7e]$/.test(ch) ? `'${ch}'` : JSON.stringify(ch);
+}
+
+/**
+ * Scans one JSON value starting at `start` (leading whitespace allowed). Returns the offset just past the value, or
+ * the first syntax error. V8's JSON.parse messages do not always carry a position (`Unexpected token '}', ...`), and
+ * the CLI must name line and column, so this scanner locates errors itself. Iterative: deep nesting cannot overflow.
+ */
+export function scanJsonValue(text: string, start = 0): { end: number } | { error: JsonSyntaxError } {
+  const n = text.length;
+  const stack: Array<'{' | '['> = [];
+  let i = start;
+  let state: 'value' | 'valueOrClose' | 'key' | 'keyOrClose' | 'colon' | 'after' = 'value';
+  const fail = (offset: number, reason: string) => ({ error: { offset, reason } });
+  for (;;) {
+    while (i < n && isJsonSpace(text.charCodeAt(i))) i += 1;
+    if (state === 'after' && stack.length === 0) return { end: i };
+    if (i >= n) return fail(n, 'unexpected end of input');
+    const ch = text.charAt(i);
+    switch (state) {
+      case 'value':
+      case 'valueOrClose': {
+        if (state === 'valueOrClose' && ch === ']') {
+          stack.pop();
+          i += 1;
+          state = 'after';
+          break;
+        }
+        if (ch === '{') {
+          stack.push('{');
+          i += 1;
+          state = 'keyOrClose';
+          break;
+        }
+        if (ch === '[') {
+          stack.push('[');
+          i += 1;
+          state = 'valueOrClose';
+          break;
+        }
+        if (ch === '"') {
+          const s = scanString(text, i);
+          if ('error' in s) return s;
+          i = s.end;
+          state = 'after';
+          break;
+        }
+        if (ch === 't' || ch === 'f' || ch === 'n') {
+          const literal = ch === 't' ? 'true' : ch === 'f' ? 'false' : 'null';
+          for (let k = 0; k < literal.length; k += 1) {
+            if (i + k >= n) return fail(n, 'unexpected end of input');
+            if (text.charAt(i + k) !== literal.charAt(k)) {
+              return fail(i + k, `unexpected character ${describeChar(text.charAt(i + k))} in '${literal}'`);
+            }
+          }
+          i += literal.length;
+          state = 'after';
+          break;
+        }
+        const number = scanNumber(text, i);
+        if ('error' in number) return number;
+        i = number.end;
+        state = 'after';
+        break;
+      }
+      case 'key':
+      case 'keyOrClose': {
+        if (state === 'keyOrClose' && ch === '}') {
+          stack.pop();
+          i += 1;
+          state = 'after';
+          break;
+        }
+        if (ch !== '"') return fail(i, `unexpected character ${describeChar(ch)}, expected a property name in quotes`);
+        const s = scanString(text, i);
+        if ('error' in s) return s;
+        i = s.end;
+        state = 'colon';
+        break;
+      }
+      case 'colon':
+        if (ch !== ':') return fail(i, `unexpected character ${describeChar(ch)}, expected ':' after a property name`);
+        i += 1;
+        state = 'value';
+        break;
+      case 'after': {
+        const top = stack[stack.length - 1];
+        if (ch === ',') {
+          i += 1;
+          state = top === '{' ? 'key' : 'value';
+          break;
+        }
+        if ((top === '{' && ch === '}') || (top === '[' && ch === ']')) {
+          stack.pop();
+          i += 1;
+          break;
+        }
+        return fail(i, `unexpected character ${describeChar(ch)}, expected ',' or '${top === '{' ? '}' : ']'}'`);
+      }
+    }
+  }
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+/** A JSON number; errors point where V8 points (the character that should have been a digit). */
+function scanNumber(text: string, start: number): { end: number } | { error: JsonSyntaxError } {
+  const n = text.length;
+  const digitsFrom = (at: number) => {
+    while (at < n && isDigit(text.charCodeAt(at))) at += 1;
+    return at;
+  };
+  const fail = (at: number, reason: string) => ({
+    error: at >= n ? { offset: n, reason: 'unexpected end of input' } : { offset: at, reason },
+  });
+  let i = start;
+  if (text.charAt(i) === '-') i += 1;
+  if (text.charAt(i) === '0') i += 1;
+  else if (i < n && isDigit(text.charCodeAt(i))) i = digitsFrom(i);
+  else return fail(i, `unexpected character ${describeChar(text.charAt(i))}, expected a value`);
+  if (text.charAt(i) === '.') {
+    i += 1;
+    if (!(i < n && isDigit(text.charCodeAt(i)))) return fail(i, 'expected a digit after the decimal point');
+    i = digitsFrom(i);
+  }
+  if (text.charAt(i) === 'e' || text.charAt(i) === 'E') {
+    i += 1;
+    if (text.charAt(i) === '+' || text.charAt(i) === '-') i += 1;
+    if (!(i < n && isDigit(text.charCodeAt(i)))) return fail(i, 'expected a digit in the exponent');
+    i = digitsFrom(i);
+  }
+  return { end: i };
+}
+
+function scanString(text: string, start: number): { end: number } | { error: JsonSyntaxError } {
+  const n = text.length;
+  let i = start + 1;
+  while (i < n) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) return { end: i + 1 };
+    if (code === 0x0a || code === 0x0d) return { error: { offset: i, reason: 'unterminated string' } };
+    if (code < 0x20) return { error: { offset: i, reason: 'control character in a string' } };
+    if (code === 0x5c) {
+      const next = text.charAt(i + 1);
+      if (next === 'u') {
+        for (let k = 2; k < 6; k += 1) {
+          if (!/[0-9a-fA-F]/.test(text.charAt(i + k))) {
+            return { error: { offset: Math.min(i + k, n), reason: 'bad \\u escape in a string' } };
+          }
+        }
+        i += 6;
+        continue;
+      }
+      if (next === '' || !'"\\/bfnrt'.includes(next)) {
+        return { error: { offset: Math.min(i + 1, n), reason: 'bad escape in a string' } };
+      }
+      i += 2;
+      continue;
+    }
+    i += 1;
+  }
+  return { error: { offset: n, reason: 'unterminated string' } };
+}
+
+/** 1-based line and column of a character offset. */
+export function positionOf(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line += 1;
+    lineStart = i + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function syntaxProblem(text: string, error: JsonSyntaxError, what: string): InputProblem {
+  // A cut-off document is named where its content stops, not on the empty line after the final newline.
+  const offset = error.offset >= text.length ? text.trimEnd().length : error.offset;
+  return {
+    code: 'invalid-json',
+    message: `${what} is not valid JSON: ${error.reason}`,
+    ...positionOf(text, offset),
+  };
+}
+
+/** Parses one JSON document; a syntax error becomes a rejection naming line and column (`code: 'invalid-json'`). */
+export function parseJsonText(text: string, what: string): Parsed<unknown> {
+  try {
+    return accept(JSON.parse(text) as unknown);
+  } catch {
+    const scanned = scanJsonValue(text);
+    if ('error' in scanned) return reject(syntaxProblem(text, scanned.error, what));
+    if (scanned.end < text.length) {
+      const error = { offset: scanned.end, reason: 'unexpected data after the JSON value' };
+      return reject(syntaxProblem(text, error, what));
+    }
+    // The scanner accepted what V8 refused: report it without a position rather than guess one.
+    return reject({ code: 'invalid-json', message: `${what} is not valid JSON` });
+  }
+}
+
+/**
+ * Parses one or more JSON values written one after another (`crictl inspectp a; crictl inspectp b > file`).
+ * Values are returned with the 1-based line each starts on.
+ */
+export function parseJsonValues(text: string, what: string): Parsed<Array<{ value: unknown; line: number }>> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    const first = text.search(/\S/);
+    return accept([{ value, line: positionOf(text, Math.max(first, 0)).line }]);
+  } catch {
+    // Fall through to value-by-value scanning.
+  }
+  const values: Array<{ value: unknown; line: number }> = [];
+  let at = 0;
+  for (;;) {
+    while (at < text.length && isJsonSpace(text.charCodeAt(at))) at += 1;
+    if (at >= text.length) break;
+    const scanned = scanJsonValue(text, at);
+    if ('error' in scanned) return reject(syntaxProblem(text, scanned.error, what));
+    try {
+      values.push({ value: JSON.parse(text.slice(at, scanned.end)) as unknown, line: positionOf(text, at).line });
+    } catch {
+      return reject({ code: 'invalid-json', message: `${what} is not valid JSON`, ...positionOf(text, at) });
+    }
+    at = scanned.end;
+  }
+  return accept(values);
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `['data', 'allOf', 0, 'metricName']` -> `data.allOf[0].metricName`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && IDENTIFIER.test(key)) out += out.length === 0 ? key : `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+/** The first zod issue as an InputProblem naming the field; the rest are counted, not listed (one stderr line). */
+export function zodProblem(error: z.ZodError, what: string, code: string): InputProblem {
+  const issue = error.issues[0];
+  if (issue === undefined) return { code, message: `invalid ${what}` };
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
+  const field = fieldPath(issue.path);
+  return { code, message: `invalid ${what}: ${issue.message}${more}`, ...(field ? { field } : {}) };
+}
+
+/** Text from the input for a one-line message: control characters blanked, length bounded. */
+export function oneLine(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}...` : flat;
+}
+
+/** A value from the input, safe to quote in a one-line message. */
+export function quote(value: unknown, max = 80): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Alert schemas
+// ---------------------------------------------------------------------------------------------------------------
+
+const DECIMAL = /^\s*-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/;
+
+/** Azure writes thresholds as strings ("1000") and metric values as numbers; accept both spellings of a number. */
+const numberish = z.union([
+  z.number(),
+  z
+    .string()
+    .regex(DECIMAL, { message: 'expected a number' })
+    .transform((s) => Number(s)),
+]);
+
+const dimensionSchema = z.object({
+  name: z.string(),
+  value: z.union([z.string(), z.number().transform((v) => String(v))]),
+});
+
+const criterionSchema = z.object({
+  metricName: z.string().min(1),
+  metricNamespace: z.string().nullish(),
+  operator: z.string().nullish(),
+  threshold: numberish.nullish(),
+  timeAggregation: z.string().nullish(),
+  dimensions: z.array(dimensionSchema).nullish(),
+  metricValue: numberish.nullish(),
+});
+
+const metricConditionSchema = z.object({
+  windowSize: z.string().nullish(),
+  windowStartTime: z.string().nullish(),
+  windowEndTime: z.string().nullish(),
+  allOf: z.array(criterionSchema).min(1, { message: 'a metric alert has at least one condition' }),
+});
+
+const commonSchema = z.object({
+  data: z.object({
+    essentials: z.object({
+      alertId: z.string().nullish(),
+      alertRule: z.string().nullish(),
+      severity: z.string().nullish(),
+      signalType: z.string().nullish(),
+      monitorCondition: z.enum(['Fired', 'Resolved']),
+      alertTargetIDs: z.array(z.string()).nullish(),
+      firedDateTime: z.string().nullish(),
+    }),
+    alertContext: z.object({ condition: metricConditionSchema }),
+  }),
+});
+
+const legacySchema = z.object({
+  data: z.object({
+    status: z.enum(['Activated', 'Resolved']),
+    context: z.object({
+      timestamp: z.string().nullish(),
+      id: z.string().nullish(),
+      name: z.string().nullish(),
+      severity: z.union([z.string(), z.number().transform((v) => String(v))]).nullish(),
+      condition: metricConditionSchema,
+      resourceId: z.string().nullish(),
+    }),
+  }),
+});
+
+type MetricCondition = z.infer<typeof metricConditionSchema>;
+
+const COMMON = 'azureMonitorCommonAlertSchema';
+const LEGACY = 'AzureMonitorMetricAlert';
+/** Schemas Azure uses for other alert kinds: known, so they are "not a metric alert" rather than "unknown". */
+const NON_METRIC_SCHEMAS = new Map([['microsoft.insights/activitylogs', 'activity log']]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function notMetric(message: string, field?: string): Parsed<AlertDocument> {
+  return reject({
+    code: 'not-metric-alert',
+    message: `${message}: not a metric alert, nothing to investigate`,
+    ...(field ? { field } : {}),
+  });
+}
+
+/**
+ * Non-metric common-schema alerts (Log, Activity Log, smart detection) have other alertContext shapes; say so
+ * instead of reporting the first field zod would miss.
+ */
+function nonMetricReason(root: Record<string, unknown>): Parsed<AlertDocument> | null {
+  const data = root.data;
+  if (!isRecord(data)) return null;
+  const essentials = data.essentials;
+  if (isRecord(essentials) && typeof essentials.signalType === 'string') {
+    const signal = essentials.signalType;
+    if (signal.toLowerCase() !== 'metric') return notMetric(`${quote(signal)} alert`, 'data.essentials.signalType');
+  }
+  const context = data.alertContext;
+  if (!isRecord(context)) return null;
+  if (typeof context.conditionType === 'string' && /log/i.test(context.conditionType)) {
+    return notMetric(`condition type ${quote(context.conditionType)}`, 'data.alertContext.conditionType');
+  }
+  const condition = context.condition;
+  if (!isRecord(condition) || !Array.isArray(condition.allOf)) {
+    return notMetric('alertContext has no metric condition (condition.allOf)', 'data.alertContext');
+  }
+  return null;
+}
+
+function targetKindOf(resourceId: string | null, namespaces: Array<string | null>): AlertDocument['targetKind'] {
+  const id = resourceId?.toLowerCase() ?? '';
+  if (id.includes('/providers/microsoft.network/loadbalancers/')) return 'loadBalancer';
+  if (id.includes('/providers/microsoft.network/natgateways/')) return 'natGateway';
+  if (id.length === 0) {
+    // No target id: the metric namespace still says which resource type emitted the metric.
+    for (const ns of namespaces) {
+      const lower = ns?.toLowerCase();
+      if (lower === 'microsoft.network/loadbalancers') return 'loadBalancer';
+      if (lower === 'microsoft.network/natgateways') return 'natGateway';
+    }
+  }
+  return 'other';
+}
+
+/** Dimensions whose values must be IP literals; BackendIPAddress is the node's private IP. */
+const IP_DIMENSIONS = new Set(['backendipaddress', 'frontendipaddress']);
+
+interface ConditionsResult {
+  readonly conditions: AlertCondition[];
+  readonly nodeIps: string[];
+  readonly invalidDimensionValues: Array<{ field: string; value: string }>;
+}
+
+function readConditions(condition: MetricCondition, basePath: string): ConditionsResult {
+  const nodeIps: string[] = [];
+  const invalidDimensionValues: Array<{ field: string; value: string }> = [];
+  const conditions = condition.allOf.map((criterion, i): AlertCondition => {
+    // A Map, then fromEntries: a dimension named `__proto__` stays a plain own property.
+    const dimensions = new Map<string, string>();
+    (criterion.dimensions ?? []).forEach((dimension, j) => {
+      // First value wins: Azure sends each dimension once; a repeat is not allowed to override it.
+      if (!dimensions.has(dimension.name)) dimensions.set(dimension.name, dimension.value);
+      const kind = dimension.name.toLowerCase();
+      if (!IP_DIMENSIONS.has(kind)) return;
+      const ip = canonicalAddress(dimension.value);
+      if (ip === null) {
+        invalidDimensionValues.push({
+          field: `${basePath}.allOf[${i}].dimensions[${j}].value`,
+          value: dimension.value,
+        });
+      } else if (kind === 'backendipaddress' && !nodeIps.includes(ip)) {
+        nodeIps.push(ip);
+      }
+    });
+    return {
+      metricName: criterion.metricName,
+      metricNamespace: criterion.metricNamespace ?? null,
+      metricValue: criterion.metricValue ?? null,
+      threshold: criterion.threshold ?? null,
+      operator: criterion.operator ?? null,
+      timeAggregation: criterion.timeAggregation ?? null,
+      dimensions: Object.fromEntries(dimensions),
+    };
+  });
+  return { conditions, nodeIps, invalidDimensionValues };
+}
+
+function decode(input: string | Buffer | Uint8Array): string {
+  if (typeof input === 'string') return input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  // TextDecoder drops a leading UTF-8 BOM by default.
+  return new TextDecoder('utf-8').decode(input);
+}
+
+function byteLength(input: string | Buffer | Uint8Array): number {
+  return typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.byteLength;
+}
+
+/**
+ * Parses an Azure Monitor alert payload (common schema or legacy metric schema). Rejection codes: `too-large`,
+ * `empty`, `invalid-json`, `unknown-schema`, `not-metric-alert`, `invalid-alert` (a zod issue, with `field`).
+ */
+export function parseAlert(input: string | Buffer | Uint8Array): Parsed<AlertDocument> {
+  const size = byteLength(input);
+  if (size > MAX_ALERT_BYTES) {
+    return reject({
+      code: 'too-large',
+      message: `alert payload is ${size} bytes, over the 256 KB limit (Azure Monitor alerts are at most 256 KB)`,
+    });
+  }
+  const text = decode(input);
+  if (text.trim().length === 0) return reject({ code: 'empty', message: 'empty input: expected an alert payload' });
+  const json = parseJsonText(text, 'alert payload');
+  if (!json.ok) return json;
+  const root = json.value;
+  if (!isRecord(root)) {
+    return reject({ code: 'unknown-schema', message: 'alert payload is not a JSON object with a schemaId', line: 1 });
+  }
+  const schemaId = root.schemaId;
+  if (typeof schemaId !== 'string') {
+    return reject({ code: 'unknown-schema', message: 'alert payload has no schemaId', field: 'schemaId' });
+  }
+  const lowered = schemaId.toLowerCase();
+  if (lowered === COMMON.toLowerCase()) return parseCommon(root);
+  if (lowered === LEGACY.toLowerCase()) return parseLegacy(root);
+  const known = NON_METRIC_SCHEMAS.get(lowered);
+  if (known !== undefined) return notMetric(`schemaId ${quote(schemaId)} (${known} alert)`, 'schemaId');
+  return reject({
+    code: 'unknown-schema',
+    message: `unknown alert schemaId ${quote(schemaId)} (expected ${COMMON} or ${LEGACY})`,
+    field: 'schemaId',
+  });
+}
+
+function parseCommon(root: Record<string, unknown>): Parsed<AlertDocument> {
+  const nonMetric = nonMetricReason(root);
+  if (nonMetric) return nonMetric;
+  const parsed = commonSchema.safeParse(root);
+  if (!parsed.success) return reject(zodProblem(parsed.error, 'alert', 'invalid-alert'));
+  const { essentials, alertContext } = parsed.data.data;
+  const { condition } = alertContext;
+  const read = readConditions(condition, 'data.alertContext.condition');
+  const targetResourceId = essentials.alertTargetIDs?.[0] ?? null;
+  return accept({
+    format: 'alert',
+    schema: COMMON,
+    monitorCondition: essentials.monitorCondition,
+    severity: essentials.severity ?? null,
+    alertRule: essentials.alertRule ?? null,
+    alertId: essentials.alertId ?? null,
+    signalType: essentials.signalType ?? null,
+    targetResourceId,
+    targetKind: targetKindOf(
+      targetResourceId,
+      read.conditions.map((c) => c.metricNamespace),
+    ),
+    firedAt: essentials.firedDateTime ?? null,
+    windowStart: condition.windowStartTime ?? null,
+    windowEnd: condition.windowEndTime ?? null,
+    windowSize: condition.windowSize ?? null,
+    ...read,
+  });
+}
+
+function parseLegacy(root: Record<string, unknown>): Parsed<AlertDocument> {
+  const parsed = legacySchema.safeParse(root);
+  if (!parsed.success) return reject(zodProblem(parsed.error, 'alert', 'invalid-alert'));
+  const { status, context } = parsed.data.data;
+  const { condition } = context;
+  const read = readConditions(condition, 'data.context.condition');
+  const targetResourceId = context.resourceId ?? null;
+  const severity = context.severity ?? null;
+  return accept({
+    format: 'alert',
+    schema: LEGACY,
+    monitorCondition: status === 'Activated' ? 'Fired' : 'Resolved',
+    // The legacy schema writes "3" where the common schema writes "Sev3"; one spelling downstream.
+    severity: severity !== null && /^[0-4]$/.test(severity) ? `Sev${severity}` : severity,
+    alertRule: context.name ?? null,
+    alertId: context.id ?? null,
+    signalType: 'Metric',
+    targetResourceId,
+    targetKind: targetKindOf(
+      targetResourceId,
+      read.conditions.map((c) => c.metricNamespace),
+    ),
+    firedAt: context.timestamp ?? null,
+    windowStart: condition.windowStartTime ?? null,
+    windowEnd: condition.windowEndTime ?? null,
+    windowSize: condition.windowSize ?? null,
+    ...read,
+  });
+}
+
+/** The load balancer / NAT gateway SNAT metrics, whatever the capitalisation (`UsedSNATPorts` in baseline policies). */
+export type SnatMetric = 'UsedSnatPorts' | 'AllocatedSnatPorts' | 'SnatConnectionCount';
+const SNAT_METRICS: readonly SnatMetric[] = ['UsedSnatPorts', 'AllocatedSnatPorts', 'SnatConnectionCount'];
+
+export function snatMetricOf(metricName: string): SnatMetric | null {
+  const lower = metricName.toLowerCase();
+  return SNAT_METRICS.find((m) => m.toLowerCase() === lower) ?? null;
+}
+
+/** A condition's dimension value by name, compared case-insensitively (`backendipaddress`, `BackendIPAddress`). */
+export function dimensionOf(condition: AlertCondition, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(condition.dimensions)) if (key.toLowerCase() === lower) return value;
+  return undefined;
+}
+
+/** Sniffer for `analyze`: the first few KB of a file. */
+export function looksLikeAlert(head: string): boolean {
+  const text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
+  return /^\s*\{/.test(text) && /"schemaId"\s*:/.test(text);
+}

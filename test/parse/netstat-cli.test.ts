@@ -1,0 +1,55 @@
+/** `snat-responder parse netstat` in-process: the public contract of the CLI for this format. */
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/netstat/${name}`, import.meta.url));
+
+async function cli(argv: string[], stdin = '') {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    stdin: () => Readable.from([Buffer.from(stdin)]),
+  });
+  return { code, stdout, stderr };
+}
+
+describe('snat-responder parse netstat', () => {
+  it('prints the document with --listening-ports applied (exit 0)', async () => {
+    const run = await cli(['parse', 'netstat', fixture('net-tools-tnp-aks.txt'), '--listening-ports', '8080']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    await expect(run.stdout).toMatchFileSnapshot('../golden/netstat/cli-net-tools-tnp-aks-listening-8080.json');
+  });
+
+  it('reads stdin for - and prints the same document', async () => {
+    const fromFile = await cli(['parse', 'netstat', fixture('net-tools-tnp-aks.txt'), '--listening-ports', '8080']);
+    const fromStdin = await cli(
+      ['parse', 'netstat', '-', '--listening-ports', '8080'],
+      readFileSync(fixture('net-tools-tnp-aks.txt'), 'utf8'),
+    );
+    expect(fromStdin.code).toBe(0);
+    expect(fromStdin.stdout).toBe(fromFile.stdout);
+  });
+
+  it('exits 3 on a tool error message, with one stderr line naming the file and line', async () => {
+    const file = fixture('sh-not-found.txt');
+    const run = await cli(['parse', 'netstat', file]);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(
+      `snat-responder: ${file}:1: not netstat output but an error message: "sh: netstat: not found"\n`,
+    );
+  });
+
+  it('exits 3 on empty stdin', async () => {
+    const run = await cli(['parse', 'netstat', '-']);
+    expect(run.code).toBe(3);
+    expect(run.stderr.split('\n')).toHaveLength(2);
+    expect(run.stderr).toMatch(/^snat-responder: <stdin>: empty input: expected .+ output\n$/);
+  });
+});
