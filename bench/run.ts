@@ -97,7 +97,7 @@ async function measure(command: readonly string[]): Promise<Measurement> {
       stdio: ['ignore', devNull, 'pipe'],
     });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     const [code] = (await once(child, 'close')) as [number | null];
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${stderr.trim()}`);

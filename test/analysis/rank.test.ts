@@ -1,12 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attributeSources } from '../../lib/analysis/attribute.js';
+import { buildReport } from '../../lib/analysis/build-report.js';
 import type { NodeEvidence } from '../../lib/analysis/evidence.js';
 import { SCORE_WEIGHTS, rankPods, scoreOf } from '../../lib/analysis/rank.js';
 import type { RawSocket } from '../../lib/parse/sockets.js';
 import { capture, evidence, inbound, listen, pod, podCensus, rows, socketCensus, source } from './builders.js';
 
 const rank = (ev: NodeEvidence) => rankPods(ev, attributeSources(ev).sources);
+
+/** Paths of every NaN or infinite number in a value (JSON.stringify would silently print them as null). */
+function nonFinite(value: unknown, path = '$'): string[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [path];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nonFinite(v, `${path}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => nonFinite(v, `${path}.${k}`));
+  }
+  return [];
+}
 const summary = (ev: NodeEvidence) =>
   rank(ev).pods.map((p) => ({ pod: `${p.ranking.namespace}/${p.ranking.name}`, score: p.ranking.score }));
 
@@ -320,8 +331,18 @@ describe('rankPods properties', () => {
           const a = rank(build((l) => l));
           const b = rank(build(rotate));
           expect(b).toEqual(a);
-          const text = JSON.stringify(a);
-          expect(text).not.toMatch(/NaN|Infinity|null,"weight"/);
+          // The whole report too: findings and recommendations divide by the same numbers.
+          const report = buildReport(
+            build((l) => l),
+            {
+              investigationId: 'p',
+              generatedAt: '2025-01-31T12:00:00.000Z',
+              trigger: { kind: 'cli', source: null },
+            },
+          );
+          expect(nonFinite(a)).toEqual([]);
+          expect(nonFinite(report)).toEqual([]);
+          expect(JSON.stringify(report)).not.toMatch(/NaN|Infinity/);
           for (const p of a.pods) {
             expect(Number.isFinite(p.ranking.score)).toBe(true);
             for (const t of p.ranking.evidence) expect(Number.isFinite(t.contribution)).toBe(true);
