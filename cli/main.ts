@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeOf, isSnatResponderError, badInput, usageError } from '../lib/errors.js';
 import { FORMATS, isFormat, parseFormat } from '../lib/parse/index.js';
-import type { InputProblem } from '../lib/parse/types.js';
+import { describeProblem } from '../lib/parse/types.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -34,15 +34,6 @@ export function parsePortList(text: string): number[] {
     }
   }
   return ports.map(Number);
-}
-
-/** `file:line:col: message` / `file: field x: message`. */
-export function describeProblem(where: string, problem: InputProblem): string {
-  let location = where;
-  if (problem.line !== undefined) location += `:${problem.line}`;
-  if (problem.column !== undefined) location += `:${problem.column}`;
-  const field = problem.field ? ` (field ${problem.field})` : '';
-  return `${location}: ${problem.message}${field}`;
 }
 
 async function openInput(file: string, io: CliIo): Promise<Readable> {

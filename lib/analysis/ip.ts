@@ -145,7 +145,7 @@ const IPV6_RANGES: readonly Range[] = [
 const NAT64 = ipaddr.parseCIDR('64:ff9b::/96');
 
 function matches(address: IPAddress, r: Range): boolean {
-  return address.kind() === r.net.kind() && (address as ipaddr.IPv4).match(r.net as ipaddr.IPv4, r.bits);
+  return address.kind() === r.net.kind() && (address as ipaddr.IPv4).match(r.net, r.bits);
 }
 
 /** The IPv4 address a flow really goes to: mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) carry one. */

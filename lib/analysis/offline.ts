@@ -10,7 +10,8 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { badInput, usageError } from '../errors.js';
-import { dimensionOf, parseAlert, parseJsonText, snatMetricOf } from '../parse/alert.js';
+import { dimensionOf, parseAlert, snatMetricOf } from '../parse/alert.js';
+import { parseJsonText } from '../parse/json.js';
 import { parseCrictlInspectp } from '../parse/crictl.js';
 import { HEAD_BYTES, detectFormat } from '../parse/detect.js';
 import type { Format } from '../parse/index.js';
@@ -20,7 +21,8 @@ import { parseProcNetTcp } from '../parse/proc-net-tcp.js';
 import { parseSs } from '../parse/ss.js';
 import type { SocketDocument, SocketDocumentOptions } from '../parse/sockets.js';
 import { parseTcptracerStream } from '../parse/tcptracer.js';
-import type { AlertDocument, InputProblem, LsnsEntry, Parsed, SandboxInfo, TcptracerCapture } from '../parse/types.js';
+import { describeProblem } from '../parse/types.js';
+import type { AlertDocument, LsnsEntry, Parsed, SandboxInfo, TcptracerCapture } from '../parse/types.js';
 import type { DataQualityNote } from '../report/model.js';
 import { withPrivateCidrs } from './classifier.js';
 import type { CaptureEvidence, NodeEvidence, PodCensus, PodEvidence, SocketCensus, SnatMetrics } from './evidence.js';
@@ -54,15 +56,6 @@ export interface OfflineFolder {
   readonly investigationId: string;
   readonly alert: AlertDocument | null;
   readonly files: OfflineFile[];
-}
-
-/** `file:line:col: message (field x)`, the shape every bad-input message has. */
-export function describeProblem(where: string, problem: InputProblem): string {
-  let location = where;
-  if (problem.line !== undefined) location += `:${problem.line}`;
-  if (problem.column !== undefined) location += `:${problem.column}`;
-  const field = problem.field ? ` (field ${problem.field})` : '';
-  return `${location}: ${problem.message}${field}`;
 }
 
 function unwrap<T>(path: string, parsed: Parsed<T>): T {

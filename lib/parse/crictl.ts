@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { canonicalAddress } from '../analysis/ip.js';
-import { fieldPath, oneLine, parseJsonValues, quote } from './alert.js';
+import { fieldPath, oneLine, parseJsonValues, quote } from './json.js';
 import { accept, reject } from './types.js';
 import type { CrictlDocument, Parsed, SandboxInfo, SkippedLine } from './types.js';
 

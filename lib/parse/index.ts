@@ -13,7 +13,7 @@ export function isFormat(name: string): name is Format {
   return (FORMATS as readonly string[]).includes(name);
 }
 
-export interface ParseOptions extends SocketDocumentOptions {}
+export type ParseOptions = SocketDocumentOptions;
 
 /** Upper bound for inputs read whole; alerts have their own 256 KB limit, checked before parsing. */
 export const MAX_WHOLE_INPUT_BYTES = 64 * 1024 * 1024;

@@ -43,7 +43,7 @@ export async function* readLines(input: Readable | AsyncIterable<string | Buffer
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
-    let data = pending + text;
+    const data = pending + text;
     let start = 0;
     for (;;) {
       const end = data.indexOf('\n', start);
@@ -53,7 +53,6 @@ export async function* readLines(input: Readable | AsyncIterable<string | Buffer
       start = end + 1;
     }
     pending = data.slice(start);
-    data = '';
   }
   pending += decoder.decode();
   if (pending.length > 0) {

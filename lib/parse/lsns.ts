@@ -13,7 +13,7 @@
  *   releases. JSON entries that cannot be read are skipped with `line` = their 1-based position in the flattened list.
  */
 import { z } from 'zod';
-import { oneLine, parseJsonText, quote } from './alert.js';
+import { oneLine, parseJsonText, quote } from './json.js';
 import { splitLines } from './lines.js';
 import { accept, reject } from './types.js';
 import type { LsnsDocument, LsnsEntry, Parsed, SkippedLine } from './types.js';

@@ -12,6 +12,7 @@ import {
   splitHostPort,
 } from '../analysis/ip.js';
 import { bump, rankCounts } from '../analysis/counting.js';
+import { quote } from './json.js';
 import { splitLines } from './lines.js';
 import { accept, reject } from './types.js';
 import type { Direction, Parsed, SkippedLine, TcpState } from './types.js';
@@ -204,11 +205,6 @@ export function looksLikeToolError(line: string): boolean {
   return TOOL_ERRORS.some((re) => re.test(line));
 }
 
-/** Quotes a line for an error message: JSON escapes show control bytes; long lines are cut. */
-export function quoteLine(text: string, max = 80): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text);
-}
-
 /**
  * Accepts a scan that recognised its format (even with zero sockets: a header alone is a valid empty census) and
  * rejects anything else, naming the first line that is there instead.
@@ -235,13 +231,13 @@ export function documentFromScan(
     return reject({
       code: 'tool-error',
       line: first.number,
-      message: `not ${tool} output but an error message: ${quoteLine(first.text.trim())}`,
+      message: `not ${tool} output but an error message: ${quote(first.text.trim())}`,
     });
   }
   return reject({
     code: 'not-' + format,
     line: first.number,
-    message: `not ${tool} output: no header and no TCP row (first line: ${quoteLine(first.text)})`,
+    message: `not ${tool} output: no header and no TCP row (first line: ${quote(first.text)})`,
   });
 }
 

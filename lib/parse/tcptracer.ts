@@ -84,6 +84,7 @@ interface SourceAggregate {
   readonly pids: Tally;
   /** By interned COMM id. */
   readonly comms: Tally;
+  lastComm: CommInfo | null;
   /** Public destinations: key = destination address id * 65536 + port. */
   readonly destinations: Map<number, number>;
   minNs: number;
@@ -297,6 +298,75 @@ class InternTable<T extends Interned> {
   }
 }
 
+/** Items keyed by a non-negative integer below 2^32 (open addressing, linear probing). */
+class IntTable<T> {
+  private keys = new Float64Array(1024).fill(-1);
+  private values: Array<T | undefined> = new Array<T | undefined>(1024);
+  private size = 0;
+  private vacant = 0;
+
+  find(key: number): T | undefined {
+    const mask = this.keys.length - 1;
+    for (let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask; ; i = (i + 1) & mask) {
+      const k = this.keys[i]!;
+      if (k === key) return this.values[i];
+      if (k === -1) {
+        this.vacant = i;
+        return undefined;
+      }
+    }
+  }
+
+  /** After a `find` of the same key that returned undefined. */
+  add(key: number, value: T): void {
+    this.keys[this.vacant] = key;
+    this.values[this.vacant] = value;
+    this.size++;
+    if (this.size * 2 > this.keys.length) {
+      const keys = this.keys;
+      const values = this.values;
+      this.keys = new Float64Array(keys.length * 2).fill(-1);
+      this.values = new Array<T | undefined>(keys.length * 2);
+      const mask = this.keys.length - 1;
+      for (let j = 0; j < keys.length; j++) {
+        if (keys[j] === -1) continue;
+        let i = (Math.imul(keys[j]!, 0x9e3779b1) >>> 0) & mask;
+        while (this.keys[i] !== -1) i = (i + 1) & mask;
+        this.keys[i] = keys[j]!;
+        this.values[i] = values[j];
+      }
+    }
+  }
+}
+
+/**
+ * The value of a dotted quad written as `parseAddress` accepts it (four decimal octets <= 255, no leading zeros), or
+ * -1 for anything else, which then takes the general path.
+ */
+function strictIpv4At(buf: Uint8Array, a: number, e: number): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = a; i < e; i++) {
+    const c = buf[i]!;
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      const d = c - 48;
+      if (d < 0 || d > 9 || (digits === 1 && octet === 0)) return -1;
+      octet = octet * 10 + d;
+      if (++digits > 3 || octet > 255) return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + octet;
+}
+
 /**
  * Splits byte chunks into lines (`\n`; a `\r` before it is whitespace to the tokenizer), handing each line to the
  * aggregator as a range of the chunk it sits in. Only a line that spans two chunks is copied.
@@ -355,14 +425,18 @@ class LineFeeder {
   }
 
   private flushCarry(terminated: boolean): void {
-    const line = this.carry!;
+    const carry = this.carry!;
     this.carry = null;
     this.number++;
     if (this.carryOverflow) {
       this.carryOverflow = false;
       this.sink.longLine(this.number, terminated);
     } else {
-      this.sink.line(line, 0, line.length, this.number, terminated);
+      // The aggregator relies on a newline byte after every line (see `line`).
+      const line = Buffer.allocUnsafe(carry.length + 1);
+      line.set(carry, 0);
+      line[carry.length] = 10;
+      this.sink.line(line, 0, carry.length, this.number, terminated);
     }
   }
 }
@@ -376,6 +450,8 @@ class TcptracerAggregator {
   private readonly starts = new Int32Array(MAX_TOKENS);
   private readonly ends = new Int32Array(MAX_TOKENS);
   private readonly addresses = new InternTable<AddressInfo>();
+  private readonly ipv4 = new IntTable<AddressInfo>();
+  private readonly addressById: AddressInfo[] = [];
   private readonly comms = new InternTable<CommInfo>();
 
   private bannerSeen = false;
@@ -403,6 +479,10 @@ class TcptracerAggregator {
     this.classifier = options.classifier ?? defaultClassifier;
   }
 
+  /**
+   * One line: `buf[a..b)`, and `buf[b]` is always a newline byte (the feeder guarantees it), which ends the scans
+   * below without a bounds test per byte: this loop touches every byte of the capture.
+   */
   line(buf: Uint8Array, a: number, b: number, number: number, terminated: boolean): void {
     const starts = this.starts;
     const ends = this.ends;
@@ -410,14 +490,20 @@ class TcptracerAggregator {
     let i = a;
     for (;;) {
       // Bytes up to 0x20 (space, tab, \r, control characters) separate fields.
-      while (i < b && buf[i]! <= 32) i++;
-      if (i >= b) break;
+      let c = buf[i]!;
+      while (c === 32) c = buf[++i]!;
+      if (c <= 32) {
+        if (i >= b) break;
+        i++;
+        continue;
+      }
       if (n === MAX_TOKENS) {
         n++;
         break;
       }
       starts[n] = i;
-      while (i < b && buf[i]! > 32) i++;
+      do c = buf[++i]!;
+      while (c > 32);
       ends[n] = i;
       n++;
     }
@@ -525,6 +611,7 @@ class TcptracerAggregator {
           publicConnects: 0,
           pids: { keys: [], counts: [] },
           comms: { keys: [], counts: [] },
+          lastComm: null,
           destinations: new Map(),
           minNs: Infinity,
           maxNs: -Infinity,
@@ -541,9 +628,16 @@ class TcptracerAggregator {
       source.destinations.set(key, (source.destinations.get(key) ?? 0) + 1);
     }
     tally(source.pids, pid);
+    const commStart = typeIndex + 2 < ipIndex ? starts[typeIndex + 2]! : 0;
+    const commEnd = typeIndex + 2 < ipIndex ? ends[ipIndex - 1]! : 0;
+    // A source's connects mostly come from one thread name: compare with the last one before hashing.
+    const last = source.lastComm;
     const comm =
-      typeIndex + 2 < ipIndex ? this.comm(buf, starts[typeIndex + 2]!, ends[ipIndex - 1]!) : this.comm(buf, 0, 0);
-    if (comm >= 0) tally(source.comms, comm);
+      last !== null && sameBytes(last.bytes, buf, commStart, commEnd) ? last.id : this.comm(buf, commStart, commEnd);
+    if (comm >= 0) {
+      tally(source.comms, comm);
+      source.lastComm = this.comms.items[comm]!;
+    }
     if (timeNs === timeNs) {
       if (timeNs < source.minNs) source.minNs = timeNs;
       if (timeNs > source.maxNs) source.maxNs = timeNs;
@@ -579,15 +673,30 @@ class TcptracerAggregator {
 
   /** Interned by bytes: parsed, canonicalised and classified once per distinct address text. */
   private address(buf: Uint8Array, a: number, e: number): AddressInfo {
+    const v4 = strictIpv4At(buf, a, e);
+    if (v4 >= 0) {
+      // A strict dotted quad has exactly one spelling, so its value identifies the text: no bytes to compare.
+      const found = this.ipv4.find(v4);
+      if (found !== undefined) return found;
+      const info = this.newAddress(buf, a, e);
+      this.ipv4.add(v4, info);
+      return info;
+    }
     const hash = hashBytes(buf, a, e);
     const found = this.addresses.find(buf, a, e, hash);
     if (found !== undefined) return found;
+    const info = this.newAddress(buf, a, e);
+    this.addresses.add(info, hash);
+    return info;
+  }
+
+  private newAddress(buf: Uint8Array, a: number, e: number): AddressInfo {
     // A copy: a view would keep the whole chunk it came from alive.
     const bytes = Buffer.from(buf.subarray(a, e));
     const parsed = parseAddress(decode(bytes, 0, bytes.length));
     const info: AddressInfo = {
       bytes,
-      id: this.addresses.items.length,
+      id: this.addressById.length,
       canonical: parsed ? formatAddress(parsed) : null,
       family: parsed ? (parsed.kind() === 'ipv4' ? 4 : 6) : 0,
       isPublic: parsed ? this.classifier.classify(parsed) === 'public' : false,
@@ -595,7 +704,7 @@ class TcptracerAggregator {
       lastNetns: NaN,
       lastSource: null,
     };
-    this.addresses.add(info, hash);
+    this.addressById.push(info);
     return info;
   }
 
@@ -747,7 +856,7 @@ class TcptracerAggregator {
       maxNs: number;
     }
     const merged = new Map<string, Merged>();
-    for (const info of this.addresses.items) {
+    for (const info of this.addressById) {
       for (const [netns, agg] of info.sources) {
         const saddr = info.canonical!;
         const key = `${saddr} ${netns}`;
@@ -774,7 +883,7 @@ class TcptracerAggregator {
           m.comms.set(comm, (m.comms.get(comm) ?? 0) + agg.comms.counts[i]!);
         });
         for (const [key, c] of agg.destinations) {
-          const destination = this.addresses.items[Math.floor(key / 65536)]!;
+          const destination = this.addressById[Math.floor(key / 65536)]!;
           const endpoint = formatEndpoint(destination.canonical!, key % 65536);
           m.destinations.set(endpoint, (m.destinations.get(endpoint) ?? 0) + c);
         }

@@ -182,3 +182,12 @@ export interface AlertDocument {
   /** Dimension values that should have been IP literals and are not: never used. */
   readonly invalidDimensionValues: Array<{ field: string; value: string }>;
 }
+
+/** `file:line:col: message (field x)`: the shape of every bad-input message. */
+export function describeProblem(where: string, problem: InputProblem): string {
+  let location = where;
+  if (problem.line !== undefined) location += `:${problem.line}`;
+  if (problem.column !== undefined) location += `:${problem.column}`;
+  const field = problem.field ? ` (field ${problem.field})` : '';
+  return `${location}: ${problem.message}${field}`;
+}

@@ -1,17 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_ALERT_BYTES,
-  dimensionOf,
-  fieldPath,
-  looksLikeAlert,
-  parseAlert,
-  parseJsonText,
-  positionOf,
-  scanJsonValue,
-  snatMetricOf,
-} from '../../lib/parse/alert.js';
+import { MAX_ALERT_BYTES, dimensionOf, looksLikeAlert, parseAlert, snatMetricOf } from '../../lib/parse/alert.js';
+import { fieldPath, parseJsonText, positionOf, scanJsonValue } from '../../lib/parse/json.js';
 import type { AlertDocument, Parsed } from '../../lib/parse/types.js';
 
 // Fixtures follow the payloads in MicrosoftDocs azure-monitor-docs `alerts-payload-samples.md` (common schema) and

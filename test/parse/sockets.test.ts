@@ -6,9 +6,9 @@ import {
   documentFromScan,
   fieldsOf,
   looksLikeToolError,
-  quoteLine,
   splitEndpoint,
 } from '../../lib/parse/sockets.js';
+import { quote } from '../../lib/parse/json.js';
 import type { RawSocket } from '../../lib/parse/sockets.js';
 
 const raw = (over: Partial<RawSocket>): RawSocket => ({
@@ -79,7 +79,7 @@ describe('fieldsOf', () => {
   });
 });
 
-describe('looksLikeToolError / quoteLine', () => {
+describe('looksLikeToolError / quote', () => {
   it.each([
     'sh: netstat: not found',
     'sh: 1: ss: not found',
@@ -103,8 +103,8 @@ describe('looksLikeToolError / quoteLine', () => {
   );
 
   it('quotes with JSON escapes and cuts long lines', () => {
-    expect(quoteLine('a"b\u0000')).toBe('"a\\"b\\u0000"');
-    expect(quoteLine('x'.repeat(100), 10)).toBe(`"${'x'.repeat(10)}..."`);
+    expect(quote('a"b\u0000')).toBe('"a\\"b\\u0000"');
+    expect(quote('x'.repeat(100), 10)).toBe(`"${'x'.repeat(10)}..."`);
   });
 });
 

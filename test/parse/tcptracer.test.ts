@@ -298,6 +298,7 @@ describe('parseTcptracer: hand-made and damaged captures', () => {
       'IP column says 6, addresses disagree',
     ],
     ['a SADDR that is not an address', '0 connect 1 x 4 10.0.0.300 20.0.0.1 1 443 5', 'bad SADDR'],
+    ['a dotted quad with a leading zero', '0 connect 1 x 4 010.0.0.1 20.0.0.1 1 443 5', 'bad SADDR'],
     ['a DADDR that is not an address', '0 connect 1 x 4 10.0.0.1 host.example 1 443 5', 'bad DADDR'],
     ['a port over 65535', '0 connect 1 x 4 10.0.0.1 20.0.0.1 1 70000 5', 'bad DPORT'],
     ['a NETNS that is not a number', '0 connect 1 x 4 10.0.0.1 20.0.0.1 1 443 4026x', 'bad NETNS'],
