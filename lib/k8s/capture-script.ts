@@ -33,16 +33,16 @@ export const CAPTURE_LOG_VERSION = 1;
 
 /** The numeric parameters and their bounds. The same bounds are in the script. */
 export const CAPTURE_LIMITS = Object.freeze({
-  captureSeconds: { min: 1, max: 600, env: 'SNAT_CAPTURE_SECONDS' },
+  captureSeconds: { min: 1, max: 600, env: 'CAPTURE_SECONDS' },
   /**
    * tcptracer lines kept. The default keeps the log (about 140 bytes a line) under kubelet's 10 MiB
    * containerLogMaxSize, past which the log is rotated and the pod log API returns only the newest part.
    */
-  maxLines: { min: 1, max: 200_000, env: 'SNAT_MAX_LINES', default: 30_000 },
+  maxLines: { min: 1, max: 200_000, env: 'CAPTURE_MAX_LINES', default: 30_000 },
   /** /proc/net/tcp{,6} lines kept per network namespace (a pod at exhaustion holds thousands of sockets). */
-  censusMaxLines: { min: 1, max: 100_000, env: 'SNAT_CENSUS_MAX_LINES', default: 4_000 },
+  censusMaxLines: { min: 1, max: 100_000, env: 'CAPTURE_CENSUS_MAX_LINES', default: 4_000 },
   /** 1 = run the tracer in the host's namespaces (production); 0 = run it where the script runs (tests only). */
-  enterHost: { min: 0, max: 1, env: 'SNAT_ENTER_HOST', default: 1 },
+  enterHost: { min: 0, max: 1, env: 'CAPTURE_ENTER_HOST', default: 1 },
 });
 
 export interface CaptureParams {
@@ -100,7 +100,7 @@ valid() {
 }
 
 # host CMD...: run CMD in the node's mount, UTS, IPC, network and PID namespaces (PID 1's), or here when
-# SNAT_ENTER_HOST=0 (tests).
+# CAPTURE_ENTER_HOST=0 (tests).
 host() {
   if [ "$enter" = 1 ]; then nsenter -t 1 -m -u -i -n -p -- "$@"; else "$@"; fi
 }
@@ -166,15 +166,15 @@ detect_tracer() {
 
 `;
 
-/** The main program. Reads only SNAT_* integers; writes the framed log to stdout. */
+/** The main program. Reads only CAPTURE_* integers; writes the framed log to stdout. */
 export const CAPTURE_MAIN = String.raw`
 exec 2>&1
 M='${CAPTURE_LOG_MARKER}'
 started=$(date +%s)
-secs=${'$'}{SNAT_CAPTURE_SECONDS-}
-max=${'$'}{SNAT_MAX_LINES-}
-cmax=${'$'}{SNAT_CENSUS_MAX_LINES-}
-enter=${'$'}{SNAT_ENTER_HOST-1}
+secs=${'$'}{${CAPTURE_LIMITS.captureSeconds.env}-}
+max=${'$'}{${CAPTURE_LIMITS.maxLines.env}-}
+cmax=${'$'}{${CAPTURE_LIMITS.censusMaxLines.env}-}
+enter=${'$'}{${CAPTURE_LIMITS.enterHost.env}-1}
 
 if ! valid "$secs" ${CAPTURE_LIMITS.captureSeconds.min} ${CAPTURE_LIMITS.captureSeconds.max} ||
   ! valid "$max" ${CAPTURE_LIMITS.maxLines.min} ${CAPTURE_LIMITS.maxLines.max} ||

@@ -23,6 +23,7 @@ import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // is pinned exactly (package.json), and the package has no `exports` map, so this path is stable for 1.4.0.
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import WebSocket from 'ws';
+import { isDns1123Label, isDns1123Subdomain } from './names.js';
 
 export type ExecFailureKind =
   /** The binary is not in the image (exit 126/127, `executable file not found`). */
@@ -89,18 +90,15 @@ const ERROR_BODY_MAX_BYTES = 16 * 1024;
 /** After the exit status the library closes the socket politely; a server that never answers is cut after this. */
 const CLOSE_GRACE_MS = 1_000;
 
-/** RFC 1123 subdomain (pods, namespaces are labels, a subset) and label (containers): what the API server accepts. */
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 function invalidRequest(request: ExecRequest): string | null {
-  if (!DNS_LABEL.test(request.namespace) || request.namespace.length > 63) {
+  // What the API server accepts: namespaces and containers are DNS-1123 labels, pods DNS-1123 subdomains.
+  if (!isDns1123Label(request.namespace)) {
     return `invalid namespace name ${JSON.stringify(request.namespace)}`;
   }
-  if (!DNS_SUBDOMAIN.test(request.pod) || request.pod.length > 253) {
+  if (!isDns1123Subdomain(request.pod)) {
     return `invalid pod name ${JSON.stringify(request.pod)}`;
   }
-  if (!DNS_LABEL.test(request.container) || request.container.length > 63) {
+  if (!isDns1123Label(request.container)) {
     return `invalid container name ${JSON.stringify(request.container)}`;
   }
   if (request.command.length === 0 || request.command.some((part) => typeof part !== 'string' || part.length === 0)) {
@@ -299,7 +297,7 @@ export const execInPod: ExecFn = (kc, request) => {
         if (politeClose) {
           // The library already sent a close frame after the status; do not keep a socket for a silent server.
           const ws = socket;
-          void ws;
+          setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
         } else {
           socket.terminate();
         }
