@@ -21,6 +21,11 @@ export function rankCounts<KN extends string, CN extends string>(
   countName: CN,
 ): Array<Record<KN, string> & Record<CN, number>> {
   return [...counts]
-    .sort(byCountThenKey<[string, number]>(([, c]) => c, ([k]) => k))
+    .sort(
+      byCountThenKey<[string, number]>(
+        ([, c]) => c,
+        ([k]) => k,
+      ),
+    )
     .map(([k, c]) => ({ [keyName]: k, [countName]: c }) as Record<KN, string> & Record<CN, number>);
 }

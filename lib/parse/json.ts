@@ -7,7 +7,6 @@ import type { z } from 'zod';
 import { accept, reject } from './types.js';
 import type { InputProblem, Parsed } from './types.js';
 
-
 /** Where a JSON text stops being JSON: a character offset and what was expected there. */
 export interface JsonSyntaxError {
   readonly offset: number;

@@ -125,7 +125,8 @@ export function buildSocketDocument(
 
   const sockets = rows.map((row): Socket => {
     const remotePublic = row.state !== 'LISTEN' && classifier.isPublic(row.remoteAddress);
-    const direction = row.state === 'LISTEN' ? 'inbound' : directionOf(row.localPort, row.remotePort, listening, listeningComplete);
+    const direction =
+      row.state === 'LISTEN' ? 'inbound' : directionOf(row.localPort, row.remotePort, listening, listeningComplete);
     const remote = canonicalEndpoint(row.remoteAddress, row.remotePort);
     bump(byState, row.state);
     if (row.state === 'ESTABLISHED') {

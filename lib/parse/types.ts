@@ -23,7 +23,8 @@ export interface InputProblem {
   readonly field?: string;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: InputProblem };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: InputProblem };
 
 export const accept = <T>(value: T): Parsed<T> => ({ ok: true, value });
 export const reject = <T = never>(problem: InputProblem): Parsed<T> => ({ ok: false, problem });

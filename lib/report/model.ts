@@ -109,7 +109,13 @@ export interface Report {
   /** Ranked: the first pod is the most likely culprit. */
   readonly pods: PodRanking[];
   /** Public destinations across the node (outbound flows), most flows first. */
-  readonly destinations: Array<{ ip: string; port: number; flows: number; pods: number; shareOfAllocated: number | null }>;
+  readonly destinations: Array<{
+    ip: string;
+    port: number;
+    flows: number;
+    pods: number;
+    shareOfAllocated: number | null;
+  }>;
   readonly findings: Finding[];
   readonly recommendations: Recommendation[];
   readonly degraded: Degradation[];

@@ -2,7 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../helpers/cli.js';
+import { runProcess } from '../helpers/process.js';
 
 describe('snat-responder CLI: usage and exit codes', () => {
   it('prints help and exits 0 on --help', async () => {
@@ -74,6 +76,31 @@ describe('snat-responder CLI: usage and exit codes', () => {
     await writeFile(file, JSON.stringify({ schemaId: 'azureMonitorCommonAlertSchema', pad: 'x'.repeat(300 * 1024) }));
     const run = await runCli(['parse', 'alert', file]);
     expect(run.code).toBe(3);
-    expect(run.stderr).toBe(`snat-responder: ${file}: alert payload is over 256 KB (Azure Monitor alerts are at most 256 KB)\n`);
+    expect(run.stderr).toBe(
+      `snat-responder: ${file}: alert payload is over 256 KB (Azure Monitor alerts are at most 256 KB)\n`,
+    );
+  });
+});
+
+describe('snat-responder as a process (bin/snat-responder.js, as `npx snat-responder` runs it)', () => {
+  const bin = fileURLToPath(new URL('../../bin/snat-responder.js', import.meta.url));
+
+  it('parses a file and exits 0', async () => {
+    const fixture = fileURLToPath(new URL('../fixtures/tcptracer/bcc-tv.log', import.meta.url));
+    const run = await runProcess(process.execPath, [bin, 'parse', 'tcptracer', fixture]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ format: 'tcptracer', variant: 'bcc' });
+  });
+
+  it('exits 3 with one line on stderr for a tool error instead of a capture', async () => {
+    const run = await runProcess(
+      process.execPath,
+      [bin, 'parse', 'tcptracer', '-'],
+      "tcptracer: invalid option -- '4'\n",
+    );
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^snat-responder: <stdin>:1: .*invalid option -- '4'.*\n$/);
   });
 });

@@ -34,9 +34,12 @@ describe('directionOf', () => {
     [40000, 50000, [8080], true, 'outbound'],
     // --listening-ports 8080 alone does not make an ssh session on port 22 outbound.
     [22, 51000, [8080], false, 'inbound'],
-  ] as const)('local %i remote %i listening %j (complete: %s) -> %s', (local, remote, listening, complete, expected) => {
-    expect(directionOf(local, remote, new Set(listening), complete)).toBe(expected);
-  });
+  ] as const)(
+    'local %i remote %i listening %j (complete: %s) -> %s',
+    (local, remote, listening, complete, expected) => {
+      expect(directionOf(local, remote, new Set(listening), complete)).toBe(expected);
+    },
+  );
 });
 
 describe('splitEndpoint', () => {
