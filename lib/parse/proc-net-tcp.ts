@@ -11,26 +11,12 @@
 import { splitLines } from './lines.js';
 import { documentFromScan } from './sockets.js';
 import type { RawSocket, SocketDocument, SocketDocumentOptions, SocketScan } from './sockets.js';
-import type { Parsed, SkippedLine, TcpState } from './types.js';
+import { TCP_STATES } from './types.js';
+import type { Parsed, SkippedLine } from './types.js';
 
 /** `tcp` and `tcp6` headers (`rem_address` vs `remote_address`); udp's ends with `ref pointer drops`. */
 const HEADER = /^\s*sl\s+local_address\s+rem(?:ote)?_address\s+st\b/;
 const UDP_HEADER = /\bdrops\s*$/;
-/** include/net/tcp_states.h: the `st` column, index = code. */
-const STATE_CODES: ReadonlyArray<TcpState | undefined> = [
-  undefined,
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-];
 const ROW = /^\s*\d+:\s+([0-9A-Fa-f]+):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]+):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})(?:\s|$)/;
 
 /** A cheap look at the first few KB: does this read like /proc/net/tcp{,6}? */
@@ -80,7 +66,7 @@ export function scanProcNetTcp(text: string): SocketScan {
       skip('addresses are not 8 (IPv4) or 32 (IPv6) hex digits of one family');
       continue;
     }
-    const state = STATE_CODES[parseInt(stHex, 16)];
+    const state = TCP_STATES[parseInt(stHex, 16) - 1];
     if (state === undefined) {
       skip(`unknown TCP state code ${stHex}`);
       continue;

@@ -43,6 +43,7 @@ export type TcpState =
   | 'LISTEN'
   | 'CLOSING';
 
+/** The kernel's TCP states in the order of include/net/tcp_states.h: `TCP_STATES[code - 1]` is the state of code. */
 export const TCP_STATES: readonly TcpState[] = [
   'ESTABLISHED',
   'SYN_SENT',
