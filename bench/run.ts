@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { generateTcptracerCapture, emptyTruth } from './tcptracer-capture.js';
+import { CENSUS_TARGET_SECONDS, verdict, type CensusRun } from './census.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, 'bench', '.data');
@@ -132,6 +133,7 @@ async function runBenchmark(benchmark: Benchmark): Promise<{ results: ContenderR
 }
 
 const TCPTRACER_LINES = 1_000_000;
+const CENSUS_RUNS = join(DATA, 'census-runs.jsonl');
 
 const BENCHMARKS: readonly Benchmark[] = [
   {
@@ -169,6 +171,45 @@ const BENCHMARKS: readonly Benchmark[] = [
       return [
         { name: 'no slower than awk', pass: ratio <= 1, detail: `node/awk = ${ratio.toFixed(2)}` },
         { name: 'peak RSS <= 200 MiB', pass: rss <= 200, detail: `${rss.toFixed(1)} MiB` },
+      ];
+    },
+  },
+  {
+    name: 'census-250-pods',
+    description:
+      'censusNode over the sim exec WebSocket (many-pods: 250 pods, 50 ms exec latency): default concurrency vs sequential',
+    runs: 3,
+    async prepare() {
+      mkdirSync(DATA, { recursive: true });
+      // Each contender process appends its in-process census figures here (bench/census.ts --out).
+      writeFileSync(CENSUS_RUNS, '');
+      const contender = (name: string, concurrency: string): Contender => ({
+        name,
+        command: ['node', '--import', 'tsx', 'bench/census.ts', '--concurrency', concurrency, '--out', CENSUS_RUNS],
+      });
+      return [contender('censusNode, default concurrency', 'default'), contender('censusNode, sequential', '1')];
+    },
+    targets([parallelProcess, sequentialProcess]) {
+      const runs = readFileSync(CENSUS_RUNS, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as CensusRun);
+      // The first run of each contender is the runner's warm-up.
+      const measured = (sequential: boolean) => runs.filter((r) => (r.concurrency === 1) === sequential).slice(1);
+      const medianRun = (list: CensusRun[]): CensusRun => {
+        const seconds = median(list.map((r) => r.censusSeconds));
+        return { ...list[0]!, censusSeconds: seconds };
+      };
+      const parallel = medianRun(measured(false));
+      const sequential = medianRun(measured(true));
+      const { pass, ratio } = verdict(parallel, sequential);
+      const processRatio = sequentialProcess!.medianSeconds / parallelProcess!.medianSeconds;
+      return [
+        {
+          name: `census of ${parallel.pods} pods <= ${CENSUS_TARGET_SECONDS} s wall (median, in process)`,
+          pass,
+          detail: `concurrency ${parallel.concurrency}: ${parallel.censusSeconds.toFixed(3)} s; sequential: ${sequential.censusSeconds.toFixed(3)} s; ratio ${ratio.toFixed(1)}x; whole processes ${processRatio.toFixed(1)}x`,
+        },
       ];
     },
   },

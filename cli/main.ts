@@ -50,7 +50,7 @@ async function openInput(file: string, io: CliIo): Promise<Readable> {
 
 function buildProgram(io: CliIo): Command {
   const program = new Command('snat-responder')
-    .description('Find the pod and public destination exhausting an AKS node\'s SNAT ports.')
+    .description("Find the pod and public destination exhausting an AKS node's SNAT ports.")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError(false);
@@ -69,7 +69,7 @@ function buildProgram(io: CliIo): Command {
       const listeningPorts = opts.listeningPorts ? parsePortList(opts.listeningPorts) : [];
       const classifier = await classifierFrom(opts.privateCidrs);
       const input = await openInput(file, io);
-      const parsed = await parseFormat(format, input, { listeningPorts, classifier });
+      const parsed = await parseFormat(format, input, { listeningPorts, classifier }, file === '-' ? undefined : file);
       if (!parsed.ok) throw badInput(describeProblem(file === '-' ? '<stdin>' : file, parsed.problem));
       io.stdout(JSON.stringify(parsed.value, null, 2) + '\n');
     });
@@ -82,19 +82,38 @@ function buildProgram(io: CliIo): Command {
     .option('--private-cidrs <cidrs>', 'comma-separated CIDRs that do not use SNAT (VNet, peerings)')
     .option('--allocated-ports <n>', "the node's allocated SNAT ports, when the folder does not say")
     .option('--json', 'print the report JSON instead of the summary')
-    .action(async (dir: string, opts: { out?: string; privateCidrs?: string; allocatedPorts?: string; json?: boolean }) => {
-      let allocatedPorts: number | undefined;
-      if (opts.allocatedPorts !== undefined) {
-        if (!/^\d{1,6}$/.test(opts.allocatedPorts) || Number(opts.allocatedPorts) < 1) {
-          throw usageError(`--allocated-ports: '${opts.allocatedPorts}' is not a positive whole number`);
+    .action(
+      async (dir: string, opts: { out?: string; privateCidrs?: string; allocatedPorts?: string; json?: boolean }) => {
+        let allocatedPorts: number | undefined;
+        if (opts.allocatedPorts !== undefined) {
+          if (!/^\d{1,6}$/.test(opts.allocatedPorts) || Number(opts.allocatedPorts) < 1) {
+            throw usageError(`--allocated-ports: '${opts.allocatedPorts}' is not a positive whole number`);
+          }
+          allocatedPorts = Number(opts.allocatedPorts);
         }
-        allocatedPorts = Number(opts.allocatedPorts);
-      }
-      const classifier = await classifierFrom(opts.privateCidrs);
-      // Loaded on use: the report stack is not needed by `parse`, whose start-up time is benchmarked.
-      const { runAnalyze } = await import('./analyze.js');
-      await runAnalyze({ dir, out: opts.out ?? dir, classifier, allocatedPorts, json: opts.json === true }, io);
-    });
+        const classifier = await classifierFrom(opts.privateCidrs);
+        // Loaded on use: the report stack is not needed by `parse`, whose start-up time is benchmarked.
+        const { runAnalyze } = await import('./analyze.js');
+        await runAnalyze({ dir, out: opts.out ?? dir, classifier, allocatedPorts, json: opts.json === true }, io);
+      },
+    );
+
+  program
+    .command('sim')
+    .description(
+      'Serve the simulated AKS cluster until SIGINT/SIGTERM; once ready, print one JSON line with its kubeconfig.',
+    )
+    .option('--scenario <name|file>', 'a built-in scenario (sim/scenarios) or a scenario JSON file', 'default')
+    .option('--port <n>', 'port to listen on (default: any free port)')
+    .option('--kubeconfig-out <file>', 'where to write the kubeconfig (default: a temporary file, removed on exit)')
+    .option('--tls', 'serve https with the committed test certificate (sim/tls)')
+    .option('--time-scale <x>', 'wall-clock seconds per simulated second (default 1; 0.01 runs Jobs 100x faster)')
+    .action(
+      async (opts: { scenario?: string; port?: string; kubeconfigOut?: string; tls?: boolean; timeScale?: string }) => {
+        const { runSim } = await import('./sim.js');
+        await runSim(opts, io);
+      },
+    );
 
   return program;
 }

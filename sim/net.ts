@@ -146,8 +146,7 @@ export function templateHash(seed: string): string {
 /** A UUID (version 4 layout) derived from `seed`. */
 export function uuidFrom(seed: string): string {
   const next = rng(hash32(seed));
-  const hexDigits = (n: number) =>
-    Array.from({ length: n }, () => Math.floor(next() * 16).toString(16)).join('');
+  const hexDigits = (n: number) => Array.from({ length: n }, () => Math.floor(next() * 16).toString(16)).join('');
   const variant = '89ab'[Math.floor(next() * 4)]!;
   return `${hexDigits(8)}-${hexDigits(4)}-4${hexDigits(3)}-${variant}${hexDigits(3)}-${hexDigits(12)}`;
 }

@@ -163,7 +163,10 @@ function containerState(c: ScenarioContainer, started: string): Record<string, u
       return {
         waiting: {
           reason: c.reason ?? 'CrashLoopBackOff',
-          message: c.reason === undefined || c.reason === 'CrashLoopBackOff' ? `back-off 5m0s restarting failed container=${c.name}` : '',
+          message:
+            c.reason === undefined || c.reason === 'CrashLoopBackOff'
+              ? `back-off 5m0s restarting failed container=${c.name}`
+              : '',
         },
       };
     case 'terminated':
@@ -203,7 +206,15 @@ export function podObject(pod: SimPod, node: SimNode): KObject {
       state,
       lastState:
         c.restartCount > 0
-          ? { terminated: { exitCode: 1, reason: 'Error', startedAt: started, finishedAt: rfc3339(new Date(Date.now() - 300_000)), containerID: '' } }
+          ? {
+              terminated: {
+                exitCode: 1,
+                reason: 'Error',
+                startedAt: started,
+                finishedAt: rfc3339(new Date(Date.now() - 300_000)),
+                containerID: '',
+              },
+            }
           : {},
     };
   });
@@ -213,7 +224,9 @@ export function podObject(pod: SimPod, node: SimNode): KObject {
     status: status ? 'True' : 'False',
     lastProbeTime: null,
     lastTransitionTime: started,
-    ...(status || type === 'PodScheduled' ? {} : { reason: type === 'Ready' || type === 'ContainersReady' ? 'ContainersNotReady' : 'PodCompleted' }),
+    ...(status || type === 'PodScheduled'
+      ? {}
+      : { reason: type === 'Ready' || type === 'ContainersReady' ? 'ContainersNotReady' : 'PodCompleted' }),
   });
   const owner = pod.owner;
   const ownerApi = owner?.kind === 'Job' ? 'batch/v1' : 'apps/v1';
@@ -226,7 +239,9 @@ export function podObject(pod: SimPod, node: SimNode): KObject {
       namespace: pod.namespace,
       uid: pod.uid,
       creationTimestamp: created,
-      ...(owner && owner.kind !== 'StatefulSet' ? { generateName: `${pod.name.slice(0, pod.name.lastIndexOf('-') + 1)}` } : {}),
+      ...(owner && owner.kind !== 'StatefulSet'
+        ? { generateName: `${pod.name.slice(0, pod.name.lastIndexOf('-') + 1)}` }
+        : {}),
       labels: pod.labels,
       ...(owner ? { ownerReferences: [ownerRef(ownerApi, owner.kind, owner.name, owner.uid)] } : {}),
     },
@@ -278,13 +293,28 @@ export function podObject(pod: SimPod, node: SimNode): KObject {
 /** The workload objects above the scenario's pods, one per distinct owner. */
 export function workloadObjects(world: World): KObject[] {
   const out = new Map<string, KObject>();
-  const add = (apiVersion: string, kind: string, namespace: string, name: string, uid: string, created: Date, extra: Partial<KObject>) => {
+  const add = (
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+    uid: string,
+    created: Date,
+    extra: Partial<KObject>,
+  ) => {
     const key = `${kind}/${namespace}/${name}`;
     if (!out.has(key)) {
       out.set(key, {
         kind,
         apiVersion,
-        metadata: { name, namespace, uid, creationTimestamp: rfc3339(created), generation: 1, ...(extra.metadata ?? {}) },
+        metadata: {
+          name,
+          namespace,
+          uid,
+          creationTimestamp: rfc3339(created),
+          generation: 1,
+          ...(extra.metadata ?? {}),
+        },
         ...(extra.spec ? { spec: extra.spec } : {}),
         ...(extra.status ? { status: extra.status } : {}),
       });
@@ -293,9 +323,14 @@ export function workloadObjects(world: World): KObject[] {
   for (const pod of world.pods) {
     const o = pod.owner;
     if (!o) continue;
-    const template = { metadata: { labels: pod.labels }, spec: { containers: pod.containers.map((c) => ({ name: c.name, image: c.image })) } };
+    const template = {
+      metadata: { labels: pod.labels },
+      spec: { containers: pod.containers.map((c) => ({ name: c.name, image: c.image })) },
+    };
     const selectorLabels = Object.fromEntries(
-      Object.entries(pod.labels).filter(([k]) => !['statefulset.kubernetes.io/pod-name', 'apps.kubernetes.io/pod-index'].includes(k)),
+      Object.entries(pod.labels).filter(
+        ([k]) => !['statefulset.kubernetes.io/pod-name', 'apps.kubernetes.io/pod-index'].includes(k),
+      ),
     );
     const replicas = world.pods.filter((p) => p.owner?.uid === o.uid).length;
     if (o.kind === 'ReplicaSet') {
@@ -308,20 +343,35 @@ export function workloadObjects(world: World): KObject[] {
           ...(o.parent ? { ownerReferences: [ownerRef('apps/v1', 'Deployment', o.parent.name, o.parent.uid)] } : {}),
         },
         spec: { replicas, selector: { matchLabels: selectorLabels }, template },
-        status: { replicas, readyReplicas: replicas, availableReplicas: replicas, fullyLabeledReplicas: replicas, observedGeneration: 1 },
+        status: {
+          replicas,
+          readyReplicas: replicas,
+          availableReplicas: replicas,
+          fullyLabeledReplicas: replicas,
+          observedGeneration: 1,
+        },
       });
       if (o.parent) {
         const labels = Object.fromEntries(Object.entries(pod.labels).filter(([k]) => k !== 'pod-template-hash'));
         add('apps/v1', 'Deployment', pod.namespace, o.parent.name, o.parent.uid, pod.createdAt, {
           metadata: { name: o.parent.name, uid: o.parent.uid, creationTimestamp: rfc3339(pod.createdAt), labels },
           spec: { replicas, selector: { matchLabels: labels }, template: { ...template, metadata: { labels } } },
-          status: { replicas, readyReplicas: replicas, availableReplicas: replicas, updatedReplicas: replicas, observedGeneration: 1 },
+          status: {
+            replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+            updatedReplicas: replicas,
+            observedGeneration: 1,
+          },
         });
       }
     } else if (o.kind === 'DaemonSet' || o.kind === 'StatefulSet') {
       add('apps/v1', o.kind, pod.namespace, o.name, o.uid, pod.createdAt, {
         spec: { selector: { matchLabels: selectorLabels }, template },
-        status: o.kind === 'DaemonSet' ? { desiredNumberScheduled: replicas, numberReady: replicas } : { replicas, readyReplicas: replicas },
+        status:
+          o.kind === 'DaemonSet'
+            ? { desiredNumberScheduled: replicas, numberReady: replicas }
+            : { replicas, readyReplicas: replicas },
       });
     } else if (o.kind === 'Job') {
       add('batch/v1', 'Job', pod.namespace, o.name, o.uid, pod.createdAt, {
@@ -346,8 +396,18 @@ export function workloadObjects(world: World): KObject[] {
                 startTime: rfc3339(pod.createdAt),
                 completionTime: rfc3339(new Date(pod.createdAt.getTime() + 20_000)),
                 conditions: [
-                  { type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: rfc3339(pod.createdAt), lastTransitionTime: rfc3339(pod.createdAt) },
-                  { type: 'Complete', status: 'True', lastProbeTime: rfc3339(pod.createdAt), lastTransitionTime: rfc3339(pod.createdAt) },
+                  {
+                    type: 'SuccessCriteriaMet',
+                    status: 'True',
+                    lastProbeTime: rfc3339(pod.createdAt),
+                    lastTransitionTime: rfc3339(pod.createdAt),
+                  },
+                  {
+                    type: 'Complete',
+                    status: 'True',
+                    lastProbeTime: rfc3339(pod.createdAt),
+                    lastTransitionTime: rfc3339(pod.createdAt),
+                  },
                 ],
               }
             : { active: 1, startTime: rfc3339(pod.createdAt) },

@@ -4,15 +4,15 @@
  * field, so `snat-responder sim --scenario x.json` can say exactly what to fix.
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { badInput } from '../lib/errors.js';
-import { parseAddress } from '../lib/analysis/ip.js';
+import { parseAddress, splitHostPort } from '../lib/analysis/ip.js';
 import { fieldPath, parseJsonText } from '../lib/parse/json.js';
-import { splitHostPort } from '../lib/analysis/ip.js';
 
-export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios');
+import { SCENARIO_DIR } from './paths.js';
+
+export { SCENARIO_DIR };
 
 const TCP_STATES = [
   'ESTABLISHED',
@@ -213,7 +213,9 @@ const nodeSchema = z.strictObject({
   hostSockets: z.array(socketSchema).default([]),
   hostProcesses: z.array(processSchema).default([{ pid: 1234, comm: 'kubelet', argv0: '/usr/local/bin/kubelet' }]),
   hostTcptracer: z.array(tracerStreamSchema).default([]),
-  snat: z.strictObject({ allocatedPorts: z.number().int().min(0), usedPorts: z.number().int().min(0).optional() }).optional(),
+  snat: z
+    .strictObject({ allocatedPorts: z.number().int().min(0), usedPorts: z.number().int().min(0).optional() })
+    .optional(),
 });
 
 const faultsSchema = z.strictObject({
@@ -237,7 +239,10 @@ export const scenarioSchema = z.strictObject({
     .strictObject({
       name: z.string().min(1).default('aks-sim'),
       /** gitVersion of /version. kubectl's dispatcher on these machines picks its client by the minor version. */
-      kubernetesVersion: z.string().regex(/^v\d+\.\d+\.\d+/, 'expected a version like v1.32.7').default('v1.32.7'),
+      kubernetesVersion: z
+        .string()
+        .regex(/^v\d+\.\d+\.\d+/, 'expected a version like v1.32.7')
+        .default('v1.32.7'),
       subscriptionId: z.string().default('00000000-0000-0000-0000-000000000000'),
       resourceGroup: z.string().default('rg-sim'),
       nodeResourceGroup: z.string().optional(),
@@ -312,14 +317,15 @@ function crossCheck(s: Scenario): Issue[] {
     }
     const names = new Set<string>();
     p.containers.forEach((c, j) => {
-      if (names.has(c.name)) issues.push({ path: ['pods', i, 'containers', j, 'name'], message: 'duplicate container' });
+      if (names.has(c.name))
+        issues.push({ path: ['pods', i, 'containers', j, 'name'], message: 'duplicate container' });
       names.add(c.name);
     });
     if (p.hostNetwork && (p.podIP !== undefined || p.podIPs !== undefined)) {
       issues.push({ path: ['pods', i, 'podIP'], message: 'a hostNetwork pod has the node IP: leave podIP out' });
     }
-    if (!p.hostNetwork && p.podIP === undefined && p.podIPs === undefined && p.phase !== 'Pending') {
-      issues.push({ path: ['pods', i, 'podIP'], message: 'a pod that is not hostNetwork needs podIP' });
+    if (!p.hostNetwork && p.podIP === undefined && p.podIPs === undefined && p.phase === 'Running') {
+      issues.push({ path: ['pods', i, 'podIP'], message: 'a running pod that is not hostNetwork needs podIP' });
     }
     if (p.hostNetwork && p.netns !== undefined) {
       issues.push({ path: ['pods', i, 'netns'], message: 'a hostNetwork pod lives in the node namespace: no netns' });
@@ -347,7 +353,10 @@ function crossCheck(s: Scenario): Issue[] {
     p.replicas === undefined ? `${p.namespace}/${p.name}` === s.expected.culprit : false,
   );
   if (culpritPods.length === 0) {
-    issues.push({ path: ['expected', 'culprit'], message: `no pod ${s.expected.culprit} (replicated pods cannot be it)` });
+    issues.push({
+      path: ['expected', 'culprit'],
+      message: `no pod ${s.expected.culprit} (replicated pods cannot be it)`,
+    });
   } else if (expectedNode && culpritPods[0]!.nodeName !== expectedNode.name) {
     issues.push({ path: ['expected', 'culprit'], message: `pod ${s.expected.culprit} is not on ${expectedNode.name}` });
   }

@@ -12,7 +12,8 @@ type Requirement =
   | { key: string; op: 'in' | 'notin'; values: string[] }
   | { key: string; op: '=' | '!='; values: [string] };
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** Splits on commas outside parentheses. */
@@ -61,11 +62,16 @@ export function parseLabelSelector(text: string): Requirement[] {
     m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(part);
     if (m) return { key: checkKey(m[1]!), op: m[2] === '!=' ? '!=' : '=', values: [checkValue(m[3]!)] };
     if (/^[^=!()\s]+$/.test(part)) return { key: checkKey(part), op: 'exists' };
-    throw new SelectorError(`unable to parse requirement: found '${part}', expected: ',', '!=', '==', '=', 'in', 'notin'`);
+    throw new SelectorError(
+      `unable to parse requirement: found '${part}', expected: ',', '!=', '==', '=', 'in', 'notin'`,
+    );
   });
 }
 
-export function matchesLabels(requirements: readonly Requirement[], labels: Record<string, string> | undefined): boolean {
+export function matchesLabels(
+  requirements: readonly Requirement[],
+  labels: Record<string, string> | undefined,
+): boolean {
   const l = labels ?? {};
   return requirements.every((r) => {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
@@ -95,10 +101,13 @@ const path =
   (o) => {
     let v: unknown = o;
     for (const k of keys) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-    return v === undefined || v === null ? '' : String(v);
+    return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
   };
 
-const META: Record<string, Getter> = { 'metadata.name': path('metadata', 'name'), 'metadata.namespace': path('metadata', 'namespace') };
+const META: Record<string, Getter> = {
+  'metadata.name': path('metadata', 'name'),
+  'metadata.namespace': path('metadata', 'namespace'),
+};
 const FIELDS: Record<FieldResource, Record<string, Getter>> = {
   pods: {
     ...META,
@@ -111,7 +120,10 @@ const FIELDS: Record<FieldResource, Record<string, Getter>> = {
     'status.podIP': path('status', 'podIP'),
     'status.nominatedNodeName': path('status', 'nominatedNodeName'),
   },
-  nodes: { 'metadata.name': path('metadata', 'name'), 'spec.unschedulable': (o) => String((o.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true) },
+  nodes: {
+    'metadata.name': path('metadata', 'name'),
+    'spec.unschedulable': (o) => String((o.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true),
+  },
   jobs: { ...META, 'status.successful': path('status', 'succeeded') },
   events: {
     ...META,

@@ -35,13 +35,20 @@ const NODE_COLUMNS = [
   col('External-IP', 'List of addresses reachable to the node. Queried from cloud provider, if available.', 1),
   col('OS-Image', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', 1),
   col('Kernel-Version', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1),
-  col('Container-Runtime', 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', 1),
+  col(
+    'Container-Runtime',
+    'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).',
+    1,
+  ),
 ];
 const POD_COLUMNS = [
   NAME,
   col('Ready', 'The aggregate readiness state of this pod for accepting traffic.'),
   col('Status', 'The aggregate status of the containers in this pod.'),
-  col('Restarts', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+  col(
+    'Restarts',
+    'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.',
+  ),
   AGE,
   col('IP', 'podIP is the IP address allocated to the pod.', 1),
   col('Node', 'NodeName indicates in which node this pod is scheduled.', 1),
@@ -59,6 +66,21 @@ const JOB_COLUMNS = [
   col('Selector', 'A label query over pods that should match the pod count.', 1),
 ];
 const NAMESPACE_COLUMNS = [NAME, col('Status', 'The status of the namespace'), AGE];
+const EVENT_COLUMNS = [
+  col('Last Seen', 'Time when last event occurred'),
+  col('Type', 'Type of this event (Normal, Warning), new types could be added in the future.'),
+  col(
+    'Reason',
+    "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+  ),
+  col('Object', 'The object that this event is about.'),
+  col('Subobject', 'The subobject (fieldPath) this event is about.', 1),
+  col('Source', 'The component reporting this event. Should be a short machine understandable string.', 1),
+  col('Message', 'A human-readable description of the status of this operation.'),
+  col('First Seen', 'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)', 1),
+  col('Count', 'The number of times this event has occurred.', 1, 'integer'),
+  col('Name', NAME.description, 1, 'string', 'name'),
+];
 const GENERIC_COLUMNS = [NAME, col('Created At', AGE.description, 0, 'date')];
 
 /** k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
@@ -148,7 +170,9 @@ function podCells(o: KObject, now: number): unknown[] {
     const terminated = state.terminated === undefined ? undefined : obj(state.terminated);
     if (waiting && str(waiting.reason) !== '') reason = str(waiting.reason);
     else if (terminated && str(terminated.reason) !== '') reason = str(terminated.reason);
-    else if (terminated) reason = num(terminated.signal) !== 0 ? `Signal:${num(terminated.signal)}` : `ExitCode:${num(terminated.exitCode)}`;
+    else if (terminated)
+      reason =
+        num(terminated.signal) !== 0 ? `Signal:${num(terminated.signal)}` : `ExitCode:${num(terminated.exitCode)}`;
     else if (c.ready === true && state.running !== undefined) {
       hasRunning = true;
       ready++;
@@ -158,7 +182,8 @@ function podCells(o: KObject, now: number): unknown[] {
     reason = arr(status.conditions).some((c) => c.type === 'Ready' && c.status === 'True') ? 'Running' : 'NotReady';
   }
   if (o.metadata.deletionTimestamp !== undefined) reason = 'Terminating';
-  const restartText = lastRestart > 0 && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
+  const restartText =
+    lastRestart > 0 && restarts > 0 ? `${restarts} (${humanDuration(now - lastRestart)} ago)` : String(restarts);
   const gates = arr(spec.readinessGates);
   return [
     o.metadata.name,
@@ -208,7 +233,8 @@ function jobCells(o: KObject, now: number): unknown[] {
   const succeeded = num(status.succeeded);
   let completions: string;
   if (typeof spec.completions === 'number') completions = `${succeeded}/${spec.completions}`;
-  else if (typeof spec.parallelism === 'number' && spec.parallelism > 1) completions = `${succeeded}/1 of ${spec.parallelism}`;
+  else if (typeof spec.parallelism === 'number' && spec.parallelism > 1)
+    completions = `${succeeded}/1 of ${spec.parallelism}`;
   else completions = `${succeeded}/1`;
   const start = Date.parse(str(status.startTime));
   const end = Date.parse(str(status.completionTime));
@@ -226,7 +252,24 @@ function jobCells(o: KObject, now: number): unknown[] {
   ];
 }
 
-export type TableKind = 'nodes' | 'pods' | 'jobs' | 'namespaces' | 'other';
+function eventCells(o: KObject, now: number): unknown[] {
+  const involved = obj(o.involvedObject);
+  const source = obj(o.source);
+  return [
+    since(o.lastTimestamp, now),
+    str(o.type),
+    str(o.reason),
+    `${str(involved.kind).toLowerCase()}/${str(involved.name)}`,
+    str(involved.fieldPath),
+    [str(source.component), str(source.host)].filter((x) => x !== '').join(', '),
+    str(o.message).trim(),
+    since(o.firstTimestamp, now),
+    num(o.count),
+    o.metadata.name,
+  ];
+}
+
+export type TableKind = 'nodes' | 'pods' | 'jobs' | 'namespaces' | 'events' | 'other';
 
 /** Whether an Accept header asks for a Table (`as=Table;...;g=meta.k8s.io`). */
 export function wantsTable(accept: string | undefined): boolean {
@@ -247,7 +290,9 @@ export function toTable(kind: TableKind, objects: readonly KObject[], resourceVe
           ? JOB_COLUMNS
           : kind === 'namespaces'
             ? NAMESPACE_COLUMNS
-            : GENERIC_COLUMNS;
+            : kind === 'events'
+              ? EVENT_COLUMNS
+              : GENERIC_COLUMNS;
   const cells = (o: KObject): unknown[] => {
     switch (kind) {
       case 'nodes':
@@ -258,6 +303,8 @@ export function toTable(kind: TableKind, objects: readonly KObject[], resourceVe
         return jobCells(o, now);
       case 'namespaces':
         return [o.metadata.name, str(obj(o.status).phase) || 'Active', since(o.metadata.creationTimestamp, now)];
+      case 'events':
+        return eventCells(o, now);
       case 'other':
         return [o.metadata.name, o.metadata.creationTimestamp];
     }

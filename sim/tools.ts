@@ -46,8 +46,7 @@ function ownerVisible(socket: SimSocket, viewer: Viewer): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // /proc/net/tcp, /proc/net/tcp6
 
-const TCP_HEADER =
-  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
 const TCP6_HEADER =
   '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
 /** seq_setwidth(TMPSZ - 1): every /proc/net/tcp line (header too) is padded to 149 characters. */
@@ -65,7 +64,9 @@ function procRow(s: SimSocket, sl: number, privileged: boolean): string {
   }
   const listen = s.state === 'LISTEN';
   const rto = listen || s.state === 'SYN_SENT' ? 100 : 20;
-  const tail = listen ? `${rto} 0 0 10 0` : `${rto} ${s.state === 'SYN_SENT' ? 0 : 4} ${s.state === 'SYN_SENT' ? 0 : 30} 10 -1`;
+  const tail = listen
+    ? `${rto} 0 0 10 0`
+    : `${rto} ${s.state === 'SYN_SENT' ? 0 : 4} ${s.state === 'SYN_SENT' ? 0 : 30} 10 -1`;
   return `${head} ${String(s.uid).padStart(5)} ${'0'.padStart(8)} ${s.inode} 1 ${pointer} ${tail}`;
 }
 
@@ -173,7 +174,15 @@ export interface SsFlags {
 }
 
 /** SS_CONN: what ss shows without -a/-l (no LISTEN, CLOSE, TIME_WAIT, SYN_RECV). */
-const SS_CONN = new Set<SimTcpState>(['ESTABLISHED', 'SYN_SENT', 'FIN_WAIT1', 'FIN_WAIT2', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING']);
+const SS_CONN = new Set<SimTcpState>([
+  'ESTABLISHED',
+  'SYN_SENT',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'CLOSING',
+]);
 
 interface SsColumn {
   readonly align: 'left' | 'right';

@@ -170,7 +170,7 @@ function expandReplicas(pod: ScenarioPod): ScenarioPod[] {
   return out;
 }
 
-function ownerOf(pod: ScenarioPod, podUid: string): { owner: SimOwner | null; labels: Record<string, string> } {
+function ownerOf(pod: ScenarioPod): { owner: SimOwner | null; labels: Record<string, string> } {
   const labels: Record<string, string> = { ...pod.labels };
   const o = pod.owner;
   if (o === null) return { owner: null, labels };
@@ -178,10 +178,16 @@ function ownerOf(pod: ScenarioPod, podUid: string): { owner: SimOwner | null; la
   const withoutSuffix = pod.name.includes('-') ? pod.name.slice(0, pod.name.lastIndexOf('-')) : pod.name;
   switch (o.kind) {
     case 'Deployment': {
-      const rs = o.replicaSet ?? (withoutSuffix.startsWith(`${o.name}-`) ? withoutSuffix : `${o.name}-${templateHash(o.name)}`);
+      const rs =
+        o.replicaSet ?? (withoutSuffix.startsWith(`${o.name}-`) ? withoutSuffix : `${o.name}-${templateHash(o.name)}`);
       labels['pod-template-hash'] ??= rs.slice(rs.lastIndexOf('-') + 1);
       return {
-        owner: { kind: 'ReplicaSet', name: rs, uid: uid('ReplicaSet', rs), parent: { kind: 'Deployment', name: o.name, uid: uid('Deployment', o.name) } },
+        owner: {
+          kind: 'ReplicaSet',
+          name: rs,
+          uid: uid('ReplicaSet', rs),
+          parent: { kind: 'Deployment', name: o.name, uid: uid('Deployment', o.name) },
+        },
         labels,
       };
     }
@@ -233,7 +239,13 @@ function localAddressFor(ips: readonly string[], remote: string | null, where: s
 function timersFor(state: SimTcpState, r: () => number) {
   switch (state) {
     case 'SYN_SENT':
-      return { txQueue: 1, rxQueue: 0, timer: 1, timerWhen: 20 + Math.floor(r() * 300), retransmits: 1 + Math.floor(r() * 3) };
+      return {
+        txQueue: 1,
+        rxQueue: 0,
+        timer: 1,
+        timerWhen: 20 + Math.floor(r() * 300),
+        retransmits: 1 + Math.floor(r() * 3),
+      };
     case 'TIME_WAIT':
       return { txQueue: 0, rxQueue: 0, timer: 3, timerWhen: 500 + Math.floor(r() * 5500), retransmits: 0 };
     case 'FIN_WAIT2':
@@ -318,7 +330,7 @@ function expandSockets(
 }
 
 function pointer(r: () => number): string {
-  const low = Math.floor(r() * 0x10000000) * 64;
+  const low = Math.floor(r() * 0x4000000) * 64;
   return `ffff${(0x8880 + Math.floor(r() * 0x700)).toString(16)}${low.toString(16).padStart(8, '0')}`;
 }
 
@@ -351,7 +363,12 @@ export function buildWorld(scenario: Scenario, now: Date = new Date()): World {
   scenario.nodes.forEach((n, ni) => {
     const hostProcesses = toProcesses(n.hostProcesses, null, 0, null);
     const hostNetns: SimNetns = { inode: n.hostNetns, pid: 1, podUid: null, host: true, sockets: [] };
-    const hostBuilder: NetnsBuilder = { netns: hostNetns, ports: new PortAllocator(hash32(n.name)), nextInode, census: true };
+    const hostBuilder: NetnsBuilder = {
+      netns: hostNetns,
+      ports: new PortAllocator(hash32(n.name)),
+      nextInode,
+      census: true,
+    };
     expandSockets(n.hostSockets, hostBuilder, [n.internalIP], hostProcesses, `nodes[${ni}].hostSockets`);
     const node: SimNode = {
       spec: n,
@@ -394,7 +411,7 @@ export function buildWorld(scenario: Scenario, now: Date = new Date()): World {
           const builder: NetnsBuilder = { netns, ports: new PortAllocator(hash32(key)), nextInode, census: true };
           expandSockets(spec.sockets, builder, ips, processes, where);
         }
-        const { owner, labels } = ownerOf(spec, uid);
+        const { owner, labels } = ownerOf(spec);
         const pod: SimPod = {
           spec,
           scenarioIndex: pi,

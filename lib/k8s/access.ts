@@ -136,10 +136,14 @@ export function kubeConfigFromFile(path?: string, context?: string, env: NodeJS.
   }
   const cluster = clusters.get(ctx.cluster);
   if (!cluster?.server) {
-    throw configError(`${where}: context ${JSON.stringify(chosen)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined or has no server`);
+    throw configError(
+      `${where}: context ${JSON.stringify(chosen)} names cluster ${JSON.stringify(ctx.cluster)}, which is not defined or has no server`,
+    );
   }
   if (!users.has(ctx.user)) {
-    throw configError(`${where}: context ${JSON.stringify(chosen)} names user ${JSON.stringify(ctx.user)}, which is not defined`);
+    throw configError(
+      `${where}: context ${JSON.stringify(chosen)} names user ${JSON.stringify(ctx.user)}, which is not defined`,
+    );
   }
   const kc = new KubeConfig();
   kc.loadFromOptions({
@@ -202,7 +206,14 @@ export function kubeConfigFromToken(access: TokenAccess): KubeConfig {
   }
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'aks', server: url.href.replace(/\/$/, ''), caData: caDataOf(access.caData), skipTLSVerify: false }],
+    clusters: [
+      {
+        name: 'aks',
+        server: access.server.trim().replace(/\/+$/, ''),
+        caData: caDataOf(access.caData),
+        skipTLSVerify: false,
+      },
+    ],
     users: [{ name: 'responder', token: access.token }],
     contexts: [{ name: 'responder@aks', cluster: 'aks', user: 'responder' }],
     currentContext: 'responder@aks',

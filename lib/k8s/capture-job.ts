@@ -66,7 +66,9 @@ const IMAGE =
 
 export function checkImage(image: string): string {
   if (typeof image !== 'string' || image.length > 512 || !IMAGE.test(image)) {
-    throw invalidValue(`capture image ${quoteValue(image)} is not an image reference (registry/path[:tag][@sha256:...])`);
+    throw invalidValue(
+      `capture image ${quoteValue(image)} is not an image reference (registry/path[:tag][@sha256:...])`,
+    );
   }
   return image;
 }

@@ -110,7 +110,11 @@ export async function ensureCaptureNamespace(clients: KubeClients, namespace: st
     return { namespace, created, verified: true, enforce };
   };
   try {
-    const ns = await withRetry(`get namespace ${namespace}`, () => clients.core.readNamespace({ name: namespace }), clients.retry);
+    const ns = await withRetry(
+      `get namespace ${namespace}`,
+      () => clients.core.readNamespace({ name: namespace }),
+      clients.retry,
+    );
     return check(ns, false);
   } catch (e) {
     if (isKubeError(e, 'forbidden')) return { namespace, created: false, verified: false, enforce: null };
@@ -121,14 +125,22 @@ export async function ensureCaptureNamespace(clients: KubeClients, namespace: st
       `create namespace ${namespace}`,
       () =>
         clients.core.createNamespace({
-          body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { ...CAPTURE_NAMESPACE_LABELS } } },
+          body: {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name: namespace, labels: { ...CAPTURE_NAMESPACE_LABELS } },
+          },
         }),
       clients.retry,
     );
     return check(ns, true);
   } catch (e) {
     if (isKubeError(e, 'conflict')) {
-      const ns = await withRetry(`get namespace ${namespace}`, () => clients.core.readNamespace({ name: namespace }), clients.retry);
+      const ns = await withRetry(
+        `get namespace ${namespace}`,
+        () => clients.core.readNamespace({ name: namespace }),
+        clients.retry,
+      );
       return check(ns, false);
     }
     if (isKubeError(e, 'forbidden')) {
@@ -199,7 +211,9 @@ async function podsOfJob(clients: KubeClients, namespace: string, name: string):
     clients.core.listNamespacedPod({ namespace, ...page, labelSelector: `${LABELS.job}=${name}` }),
   );
   // Newest first: with backoffLimit 0 there is one, but a manual re-run could add another.
-  return pods.sort((a, b) => (iso(b.metadata?.creationTimestamp) ?? '').localeCompare(iso(a.metadata?.creationTimestamp) ?? ''));
+  return pods.sort((a, b) =>
+    (iso(b.metadata?.creationTimestamp) ?? '').localeCompare(iso(a.metadata?.creationTimestamp) ?? ''),
+  );
 }
 
 /** Events of one object, newest last. Events are a hint: when they cannot be read, there are none. */
@@ -209,7 +223,7 @@ async function eventsOf(clients: KubeClients, namespace: string, objectName: str
       clients.core.listNamespacedEvent({ namespace, ...page, fieldSelector: `involvedObject.name=${objectName}` }),
     );
     const time = (e: CoreV1Event) =>
-      iso(e.lastTimestamp) ?? iso(e.eventTime as Date | string | undefined) ?? iso(e.metadata?.creationTimestamp) ?? '';
+      iso(e.lastTimestamp) ?? iso(e.eventTime) ?? iso(e.metadata?.creationTimestamp) ?? '';
     return events.filter((e) => e.involvedObject?.name === objectName).sort((a, b) => time(a).localeCompare(time(b)));
   } catch (e) {
     if (isKubeError(e)) return [];
@@ -226,7 +240,8 @@ interface PodVerdict {
 /** What the pod (and its events) say. */
 export function podVerdict(pod: V1Pod, events: readonly CoreV1Event[] = []): PodVerdict {
   const status = pod.status;
-  const container = status?.containerStatuses?.find((c) => c.name === CAPTURE_CONTAINER) ?? status?.containerStatuses?.[0];
+  const container =
+    status?.containerStatuses?.find((c) => c.name === CAPTURE_CONTAINER) ?? status?.containerStatuses?.[0];
   const waiting = container?.state?.waiting;
   const terminated = container?.state?.terminated;
   if (status?.phase === 'Failed' && status.reason && ADMISSION_REASONS.has(status.reason)) {
@@ -234,11 +249,19 @@ export function podVerdict(pod: V1Pod, events: readonly CoreV1Event[] = []): Pod
   }
   if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) {
     const failed = status?.phase === 'Failed';
-    return { phase: failed ? 'failed' : 'pending', reason: 'image-pull', message: oneLine(`${waiting.reason}: ${waiting.message ?? ''}`) };
+    return {
+      phase: failed ? 'failed' : 'pending',
+      reason: 'image-pull',
+      message: oneLine(`${waiting.reason}: ${waiting.message ?? ''}`),
+    };
   }
   const scheduled = status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    return { phase: status?.phase === 'Failed' ? 'failed' : 'pending', reason: 'unschedulable', message: oneLine(scheduled.message) };
+    return {
+      phase: status?.phase === 'Failed' ? 'failed' : 'pending',
+      reason: 'unschedulable',
+      message: oneLine(scheduled.message),
+    };
   }
   if (status?.phase === 'Succeeded') return { phase: 'succeeded', reason: null, message: null };
   if (status?.phase === 'Failed') {
@@ -247,7 +270,8 @@ export function podVerdict(pod: V1Pod, events: readonly CoreV1Event[] = []): Pod
       : `${status.reason ?? 'Failed'}: ${status.message ?? ''}`;
     return { phase: 'failed', reason: 'failed', message: oneLine(detail) };
   }
-  if (status?.phase === 'Running' || container?.state?.running) return { phase: 'running', reason: null, message: null };
+  if (status?.phase === 'Running' || container?.state?.running)
+    return { phase: 'running', reason: null, message: null };
   // Pending without a telling status yet: events often know first.
   for (const event of [...events].reverse()) {
     if (event.type !== 'Warning') continue;
@@ -308,11 +332,18 @@ export function captureStatusOf(job: V1Job, pod: V1Pod | null, events: readonly 
 export async function captureStatus(clients: KubeClients, namespace: string, name: string): Promise<CaptureJobStatus> {
   checkLabel('capture namespace', namespace);
   checkSubdomain('job name', name);
-  const job = await withRetry(`get job ${namespace}/${name}`, () => clients.batch.readNamespacedJob({ name, namespace }), clients.retry);
+  const job = await withRetry(
+    `get job ${namespace}/${name}`,
+    () => clients.batch.readNamespacedJob({ name, namespace }),
+    clients.retry,
+  );
   const pod = (await podsOfJob(clients, namespace, name))[0] ?? null;
   const phase = pod?.status?.phase;
   // Events only matter while the pod has not said anything conclusive itself.
-  const events = pod && (phase === 'Pending' || phase === undefined) ? await eventsOf(clients, namespace, pod.metadata?.name ?? '') : [];
+  const events =
+    pod && (phase === 'Pending' || phase === undefined)
+      ? await eventsOf(clients, namespace, pod.metadata?.name ?? '')
+      : [];
   return captureStatusOf(job, pod, events);
 }
 

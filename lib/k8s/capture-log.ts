@@ -177,7 +177,9 @@ function shiftSkipped(skipped: readonly SkippedLine[], firstLine: number): Skipp
 }
 
 function shiftProblem(problem: InputProblem, firstLine: number | null): InputProblem {
-  return problem.line !== undefined && firstLine !== null ? { ...problem, line: problem.line + firstLine - 1 } : problem;
+  return problem.line !== undefined && firstLine !== null
+    ? { ...problem, line: problem.line + firstLine - 1 }
+    : problem;
 }
 
 /** Parses a capture log held in memory (the pod log API returns one string). */
@@ -221,12 +223,17 @@ export function parseCaptureLog(text: string, options: CaptureLogOptions = {}): 
         const parsed = parseTcptracer(sectionText(s), options.classifier ? { classifier: options.classifier } : {});
         if (parsed.ok) {
           capture =
-            firstLine === null ? parsed.value : { ...parsed.value, skipped: shiftSkipped(parsed.value.skipped, firstLine) };
+            firstLine === null
+              ? parsed.value
+              : { ...parsed.value, skipped: shiftSkipped(parsed.value.skipped, firstLine) };
         } else {
           problem = shiftProblem(parsed.problem, firstLine);
         }
       } else if (tracer !== null && tracer !== 'none') {
-        problem = { code: 'unsupported-tracer', message: `tracer ${JSON.stringify(tracer)} is not one this version reads` };
+        problem = {
+          code: 'unsupported-tracer',
+          message: `tracer ${JSON.stringify(tracer)} is not one this version reads`,
+        };
       } else if (s.count > 0) {
         problem = { code: 'no-tracer', message: 'lines in the tcptracer section although no tracer ran' };
       }
@@ -332,12 +339,21 @@ export function parseCaptureLog(text: string, options: CaptureLogOptions = {}): 
       case 'section': {
         const kind =
           f.name === 'tcptracer' || f.name === 'netns' || f.name === 'census' ? f.name : ('unknown' as const);
-        if (kind === 'unknown') skip(ref.number, `unknown section ${JSON.stringify(f.name ?? '')}: its lines are skipped`);
+        if (kind === 'unknown')
+          skip(ref.number, `unknown section ${JSON.stringify(f.name ?? '')}: its lines are skipped`);
         if (kind === 'tcptracer' && tcptracer !== null) skip(ref.number, 'a second tcptracer section: ignored');
         if (kind === 'netns' && netns !== null) skip(ref.number, 'a second netns section: ignored');
         if (kind === 'census' && (uintOf(f.values, 'netns') === null || uintOf(f.values, 'pid') === null)) {
           skip(ref.number, 'census section without netns= and pid=: ignored');
-          state.open = { kind: 'unknown', line: ref.number, name: 'census', framing: f, first: null, last: null, count: 0 };
+          state.open = {
+            kind: 'unknown',
+            line: ref.number,
+            name: 'census',
+            framing: f,
+            first: null,
+            last: null,
+            count: 0,
+          };
           return;
         }
         const duplicate = (kind === 'tcptracer' && tcptracer !== null) || (kind === 'netns' && netns !== null);
@@ -415,7 +431,7 @@ export function parseCaptureLog(text: string, options: CaptureLogOptions = {}): 
     }
     if (line.trim().length > 0) skip(number, 'outside any section');
   }
-  if (state.open !== null) close(state.open, null, null);
+  if (state.open !== null) close(state.open, null, number);
 
   if (framingLines === 0) {
     if (firstNonBlank === null) return reject({ code: 'empty', message: 'empty capture log' });

@@ -55,7 +55,9 @@ export interface CaptureParams {
 
 function checkInt(field: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalidValue(`capture parameter ${field} must be an integer ${min}..${max}, got ${JSON.stringify(value) ?? String(value)}`);
+    throw invalidValue(
+      `capture parameter ${field} must be an integer ${min}..${max}, got ${JSON.stringify(value) ?? String(value)}`,
+    );
   }
   return value;
 }

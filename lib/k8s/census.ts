@@ -27,7 +27,7 @@ import type { ExecFailureKind, ExecFn, ExecResult } from './exec.js';
 export interface CensusPod extends PodRef {
   readonly hostNetwork: boolean;
   /** App containers in spec order; all share the pod's network namespace, so any running one will do. */
-  readonly containers: ReadonlyArray<{ readonly name: string; readonly running: boolean }>;
+  readonly containers: ReadonlyArray<{ readonly name: string; readonly running: boolean; readonly image?: string }>;
 }
 
 export type CensusTool = 'netstat' | 'ss' | 'proc';
@@ -116,7 +116,17 @@ export interface CensusPodOptions {
   readonly signal?: AbortSignal;
   /** The exec seam; `execInPod` unless a caller wraps it (tests count concurrent execs through it). */
   readonly exec?: ExecFn;
+  /** Tools known to be missing per image, shared by the pods of one census (`censusNode` makes one). */
+  readonly missingTools?: MissingTools;
 }
+
+/**
+ * Binaries an image was found to lack, by image reference. The replicas of a Deployment share their image, so once one
+ * pod has shown that its image has no netstat, the others start at ss: on a node under SNAT pressure every exec is a
+ * process start for the kubelet and the runtime, and a 250-pod node has many replicas. Only `no-such-binary` outcomes
+ * are recorded; a tool that turns out to be missing anyway is still followed by the next one.
+ */
+export type MissingTools = Map<string, Set<CensusTool>>;
 
 export interface CensusNodeOptions extends CensusPodOptions {
   /** Pods whose census runs at the same time. */
@@ -200,8 +210,15 @@ export async function censusPod(
   const exec = options.exec ?? execInPod;
   const parseWith = parseOptions(pod, options);
   const attempts: CensusAttempt[] = [];
+  const missing = options.missingTools;
+  let skippedByImage = false;
   for (const container of running) {
+    const known = container.image ? missing?.get(container.image) : undefined;
     for (const entry of CENSUS_TOOLS) {
+      if (known?.has(entry.tool)) {
+        skippedByImage = true;
+        continue;
+      }
       const result = await exec(kc, {
         namespace: pod.namespace,
         pod: pod.name,
@@ -249,10 +266,25 @@ export async function censusPod(
             elapsedMs: result.elapsedMs,
           };
       attempts.push(attempt);
+      if (attempt.outcome === 'no-such-binary' && container.image && missing) {
+        const set = missing.get(container.image) ?? new Set<CensusTool>();
+        set.add(entry.tool);
+        missing.set(container.image, set);
+      }
       // This container stopped (or was never started) since the pods were listed: another one may still run.
       if (attempt.outcome === 'container-not-running') break;
       if (!TRY_NEXT_TOOL.has(attempt.outcome)) return { pod, source: 'none', ...overallFailure(attempts), attempts };
     }
+  }
+  if (skippedByImage && attempts.every((a) => a.outcome === 'no-such-binary')) {
+    const containers = running.map((c) => c.name).join(', ');
+    return {
+      pod,
+      source: 'none',
+      failure: 'no-such-binary',
+      message: `none of netstat, ss, cat is in the image (${containers}; known from other pods of the same image)`,
+      attempts,
+    };
   }
   return { pod, source: 'none', ...overallFailure(attempts), attempts };
 }
@@ -320,6 +352,7 @@ export async function censusNode(
 ): Promise<{ results: PodCensusResult[]; summary: CensusSummary }> {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CENSUS_CONCURRENCY));
   const limit = pLimit(concurrency);
+  const missingTools: MissingTools = options.missingTools ?? new Map();
   const started = performance.now();
   const results = await Promise.all(
     pods.map((pod) =>
@@ -334,7 +367,7 @@ export async function censusNode(
           };
         }
         try {
-          return await censusPod(kc, pod, options);
+          return await censusPod(kc, pod, { ...options, missingTools });
         } catch (error) {
           // censusPod does not throw by design; a bug in a seam must not lose the other pods.
           return {
@@ -404,7 +437,7 @@ export function censusEvidence(results: readonly PodCensusResult[]): {
   degraded: Degradation[];
 } {
   const censuses: PodCensus[] = [];
-  const byKind = new Map<CensusFailureKind, { filled: CensusPod[]; missing: CensusPod[]; example: string }>();
+  const byKind = new Map<CensusFailureKind, { pods: CensusPod[]; filled: number; example: string }>();
   for (const r of results) {
     if (r.source === 'exec' || r.source === 'node-census') {
       censuses.push({
@@ -418,19 +451,18 @@ export function censusEvidence(results: readonly PodCensusResult[]): {
     if (r.source === 'node-census' || r.source === 'none') {
       const kind = r.source === 'none' ? r.failure : r.execFailure.failure;
       const message = r.source === 'none' ? r.message : r.execFailure.message;
-      const entry = byKind.get(kind) ?? { filled: [], missing: [], example: message };
-      (r.source === 'none' ? entry.missing : entry.filled).push(r.pod);
+      const entry = byKind.get(kind) ?? { pods: [], filled: 0, example: message };
+      entry.pods.push(r.pod);
+      if (r.source === 'node-census') entry.filled += 1;
       byKind.set(kind, entry);
     }
   }
   const degraded: Degradation[] = [];
-  for (const [kind, { filled, missing, example }] of [...byKind].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const count = filled.length + missing.length;
-    const parts = [
-      `${FAILURE_WORDS[kind]} for ${count} pod${count === 1 ? '' : 's'} (${listPods([...filled, ...missing])}): ${example}`,
-    ];
-    if (filled.length > 0) parts.push(`${filled.length} taken from the node-side census instead`);
-    if (missing.length > 0) parts.push(`${missing.length} without any census`);
+  for (const [kind, { pods, filled, example }] of [...byKind].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const count = pods.length;
+    const parts = [`${FAILURE_WORDS[kind]} for ${count} pod${count === 1 ? '' : 's'} (${listPods(pods)}): ${example}`];
+    if (filled > 0) parts.push(`${filled} taken from the node-side census instead`);
+    if (count - filled > 0) parts.push(`${count - filled} without any census`);
     degraded.push({ step: 'pod census', reason: parts.join('; ') });
   }
   return { censuses, degraded };

@@ -77,8 +77,7 @@ export function isKubeError(e: unknown, reason?: KubeErrorReason): e is KubeErro
 }
 
 export const invalidValue = (message: string): KubeError => new KubeError('invalid', message);
-export const configError = (message: string, cause?: unknown): KubeError =>
-  new KubeError('config', message, { cause });
+export const configError = (message: string, cause?: unknown): KubeError => new KubeError('config', message, { cause });
 
 /** The fields of client-node's `ApiException` we rely on (duck-typed: the class is not re-exported from the root). */
 export interface ApiExceptionLike {
@@ -89,9 +88,7 @@ export interface ApiExceptionLike {
 
 export function isApiException(e: unknown): e is ApiExceptionLike {
   return (
-    e instanceof Error &&
-    typeof (e as { code?: unknown }).code === 'number' &&
-    e.message.startsWith('HTTP-Code: ')
+    e instanceof Error && typeof (e as { code?: unknown }).code === 'number' && e.message.startsWith('HTTP-Code: ')
   );
 }
 
@@ -150,6 +147,8 @@ export function parseRetryAfter(value: string | undefined | null, now: number = 
   if (value === undefined || value === null) return null;
   const text = value.trim();
   if (/^\d{1,7}$/.test(text)) return Number(text) * 1000;
+  // An HTTP-date (IMF-fixdate, RFC 9110): `Wed, 26 Nov 2026 10:00:05 GMT`. Anything else Date.parse would guess at.
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) return null;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);
@@ -171,7 +170,7 @@ export function statusBodyOf(e: ApiExceptionLike): StatusBody | null {
       return null;
     }
   }
-  return typeof body === 'object' && body !== null ? (body as StatusBody) : null;
+  return typeof body === 'object' && body !== null ? body : null;
 }
 
 /** Server-requested delay of an error: the Retry-After header, else the Status body's `details.retryAfterSeconds`. */
@@ -203,7 +202,9 @@ function oneLine(text: string, max = 300): string {
 /** Maps anything a client-node call can throw onto a `KubeError` naming the operation. */
 export function toKubeError(e: unknown, operation: string): KubeError {
   if (e instanceof KubeError) {
-    return e.operation !== null ? e : new KubeError(e.reason, `${operation}: ${e.message}`, { ...e, operation, cause: e });
+    return e.operation !== null
+      ? e
+      : new KubeError(e.reason, `${operation}: ${e.message}`, { ...e, operation, cause: e });
   }
   if (isApiException(e)) {
     const status = e.code;

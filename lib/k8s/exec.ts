@@ -143,10 +143,19 @@ class BoundedCollector extends Writable {
   }
 }
 
-/** Cuts a server-supplied message to something a report line can hold. */
+/**
+ * Cuts a server-supplied message to something a report line can hold. The runtime puts the cause at the end of a long
+ * chain (`error executing command in container: ... OCI runtime exec failed: ... exec: "netstat": executable file not
+ * found in $PATH`), so a long message keeps its head and its tail; 64-hex exec ids are noise and go.
+ */
 function clip(text: string, max = 300): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > max ? `${oneLine.slice(0, max)}...` : oneLine;
+  const oneLine = text
+    .replace(/\s+/g, ' ')
+    .replace(/ ?"?[0-9a-f]{64}"?:?/g, '')
+    .trim();
+  if (oneLine.length <= max) return oneLine;
+  const head = Math.floor(max / 3);
+  return `${oneLine.slice(0, head)}...${oneLine.slice(oneLine.length - (max - head - 3))}`;
 }
 
 function exitCodeOf(status: V1Status): number | undefined {
@@ -354,8 +363,17 @@ export const execInPod: ExecFn = (kc, request) => {
       return ws;
     };
 
-    const onStatus = (status: V1Status) => {
+    const onStatus = (status: V1Status | null) => {
       statusReceived = true;
+      if (typeof status !== 'object' || status === null || Array.isArray(status)) {
+        settle({
+          ok: false,
+          failure: 'error',
+          message: `malformed exec frame: the exit status is ${JSON.stringify(status)}, not a Status object`,
+          elapsedMs: elapsed(),
+        });
+        return;
+      }
       // The library ended both collectors before calling back; wait until they have taken every chunk.
       void Promise.all([finished(stdout), finished(stderr)]).then(
         () => {

@@ -18,13 +18,15 @@ export async function listAll<T>(
   operation: string,
   policy: RetryPolicy,
   fetchPage: (page: { limit: number; _continue?: string }) => Promise<ListPage<T>>,
+  pageSize: number = PAGE_SIZE,
 ): Promise<T[]> {
   const items: T[] = [];
   let token: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const current = token;
-    const result = await withRetry(operation, () =>
-      fetchPage(current === undefined ? { limit: PAGE_SIZE } : { limit: PAGE_SIZE, _continue: current }),
+    const result = await withRetry(
+      operation,
+      () => fetchPage(current === undefined ? { limit: pageSize } : { limit: pageSize, _continue: current }),
       policy,
     );
     items.push(...result.items);

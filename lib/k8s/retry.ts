@@ -51,7 +51,11 @@ export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs: n
  * Runs `call` until it succeeds, fails with a non-transient error, or runs out of attempts. `operation` names what is
  * being done (`list pods on node aks-np1-0`) for the error message.
  */
-export async function withRetry<T>(operation: string, call: () => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(
+  operation: string,
+  call: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+): Promise<T> {
   const attempts = Math.max(1, Math.floor(policy.attempts));
   for (let attempt = 1; ; attempt++) {
     try {

@@ -36,11 +36,25 @@ async function readAll(input: Readable, limit: number): Promise<Buffer | null> {
 /**
  * Parses one input stream in the named format into its contract document. Each parser module is loaded on first use:
  * some pull in zod, whose load time alone is a third of `parse tcptracer`'s budget against awk (bench/run.ts).
+ *
+ * `path`: the file `input` reads, when it is one. tcptracer then reads the file itself, in parallel parts (see
+ * tcptracer-parallel.ts), and `input` is closed unread.
  */
-export async function parseFormat(format: Format, input: Readable, options: ParseOptions = {}): Promise<Parsed<unknown>> {
+export async function parseFormat(
+  format: Format,
+  input: Readable,
+  options: ParseOptions = {},
+  path?: string,
+): Promise<Parsed<unknown>> {
   if (format === 'tcptracer') {
     const { parseTcptracerStream, toTcptracerDocument } = await import('./tcptracer.js');
-    const parsed = await parseTcptracerStream(input, options);
+    let parsed;
+    if (path === undefined) {
+      parsed = await parseTcptracerStream(input, options);
+    } else {
+      input.destroy();
+      parsed = await (await import('./tcptracer-parallel.js')).parseTcptracerFile(path, options);
+    }
     return parsed.ok ? { ok: true, value: toTcptracerDocument(parsed.value) } : parsed;
   }
   // One byte past the alert limit is enough to know an alert is too large; do not buffer the rest.

@@ -18,6 +18,7 @@
  * never decoded as a whole (a `\n` byte never occurs inside a multi-byte character); addresses and COMMs are interned
  * by a hash of their bytes, so a string is created, canonicalised and classified once per distinct value, not per row.
  */
+import { readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { defaultClassifier, formatAddress, formatEndpoint, parseAddress } from '../analysis/ip.js';
 import type { AddressClassifier } from '../analysis/ip.js';
@@ -97,23 +98,26 @@ interface Tally {
   readonly counts: number[];
 }
 
-function tally(t: Tally, key: number): void {
+/** Adds `by` to `key`'s count; false when the key is a newcomer beyond MAX_TRACKED_PER_SOURCE (not counted). */
+function tally(t: Tally, key: number, by: number): boolean {
   const keys = t.keys;
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] === key) {
-      t.counts[i]!++;
-      return;
+      t.counts[i]! += by;
+      return true;
     }
   }
   if (keys.length < MAX_TRACKED_PER_SOURCE) {
     keys.push(key);
-    t.counts.push(1);
+    t.counts.push(by);
+    return true;
   }
+  return false;
 }
 
 type PrefixKind = 'time' | 'uid' | 'other';
 
-interface HeaderLayout {
+export interface HeaderLayout {
   /** Columns before TYPE/T, in order. */
   readonly prefix: readonly PrefixKind[];
   readonly unit: 'ns' | 's' | null;
@@ -370,14 +374,33 @@ function strictIpv4At(buf: Uint8Array, a: number, e: number): number {
 /**
  * Splits byte chunks into lines (`\n`; a `\r` before it is whitespace to the tokenizer), handing each line to the
  * aggregator as a range of the chunk it sits in. Only a line that spans two chunks is copied.
+ *
+ * Whether a line is over MAX_LINE_BYTES is told the same way for any chunking of at most MAX_LINE_BYTES bytes (as
+ * file streams and pipes deliver, and `feedFileRange` reads): such a line always spans two chunks.
  */
-class LineFeeder {
+export class LineFeeder {
   private carry: Uint8Array | null = null;
   private carryOverflow = false;
-  private started = false;
-  private number = 0;
+  private started: boolean;
+  private number: number;
 
-  constructor(private readonly sink: TcptracerAggregator) {}
+  /**
+   * Lines are numbered from `linesBefore + 1`. Only at the start of the input (`atInputStart`) is a byte order mark
+   * not part of the first line: a part of a file that starts after a newline keeps its first bytes.
+   */
+  constructor(
+    private readonly sink: TcptracerAggregator,
+    linesBefore = 0,
+    atInputStart = true,
+  ) {
+    this.number = linesBefore;
+    this.started = !atInputStart;
+  }
+
+  /** The number of the last line handed to the aggregator. */
+  get lines(): number {
+    return this.number;
+  }
 
   feed(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
@@ -442,11 +465,92 @@ class LineFeeder {
 }
 
 /**
- * The incremental aggregator behind both entry points: `line()` per input line, then `finish()`. It keeps counters
- * and per-source maps only.
+ * What reading a line depends on besides the line itself (the header's layout, the TIME unit, the banner), carried
+ * from one part of a file to the next by a parallel parse (tcptracer-parallel.ts).
  */
-class TcptracerAggregator {
-  private readonly classifier: AddressClassifier;
+export interface TcptracerState {
+  readonly bannerSeen: boolean;
+  readonly header: HeaderLayout | null;
+  readonly timeUnit: 'ns' | 's' | null;
+  readonly headerVariant: TcptracerVariant | null;
+}
+
+export const INITIAL_STATE: TcptracerState = { bannerSeen: false, header: null, timeUnit: null, headerVariant: null };
+
+function sameState(a: TcptracerState, b: TcptracerState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * One part of a file aggregated on its own (in a worker thread), to be absorbed by the aggregator holding everything
+ * before it. Plain data (structured-clone safe); line numbers count from the part's first line; addresses and COMMs
+ * are byte strings (latin1), interned again by the absorbing aggregator.
+ */
+export interface TcptracerPartial {
+  readonly lines: number;
+  /** The state the part was read from, and the state after it. */
+  readonly startState: TcptracerState;
+  readonly endState: TcptracerState;
+  /** A bounded list dropped a newcomer (PIDs / COMMs per source, interned COMMs): only a sequential read is exact. */
+  readonly dropped: boolean;
+  readonly rowVariant: TcptracerVariant | null;
+  readonly connects: number;
+  readonly accepts: number;
+  readonly closes: number;
+  readonly lostEvents: number;
+  readonly skipped: SkippedLine[];
+  readonly skippedTotal: number;
+  readonly cutLastLine: boolean;
+  readonly minNs: number;
+  readonly maxNs: number;
+  readonly nonBlankLines: number;
+  readonly firstNonBlank: { line: number; text: string } | null;
+  readonly firstToolError: { line: number; text: string } | null;
+  readonly firstTraceback: number | null;
+  /** By address id. */
+  readonly addresses: string[];
+  /** In the order they were first seen: the absorbing aggregator interns them in that order. */
+  readonly comms: string[];
+  readonly sources: PartialSource[];
+}
+
+interface PartialSource {
+  readonly address: number;
+  readonly netns: number;
+  readonly connects: number;
+  readonly pids: number[];
+  readonly pidCounts: number[];
+  /** Indexes into `comms`. */
+  readonly comms: number[];
+  readonly commCounts: number[];
+  /** Flat (address id * 65536 + port, connects) pairs of every destination: a part is read without a classifier. */
+  readonly destinations: number[];
+  readonly minNs: number;
+  readonly maxNs: number;
+}
+
+/** Classifies every address as public: a part then keeps every destination, the absorbing aggregator classifies. */
+export const EVERY_ADDRESS_PUBLIC: Pick<AddressClassifier, 'classify'> = { classify: () => 'public' };
+
+export interface AggregatorOptions {
+  readonly classifier?: Pick<AddressClassifier, 'classify'>;
+  /** The state at the first line (a part of a file after its start). */
+  readonly state?: TcptracerState;
+}
+
+const latin1 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+
+/**
+ * The incremental aggregator behind every entry point: `line()` per input line, then `finish()`. It keeps counters
+ * and per-source maps only. A parallel parse runs one per part of the file and merges them with `partial()` and
+ * `absorb()`.
+ */
+export class TcptracerAggregator {
+  private readonly classifier: Pick<AddressClassifier, 'classify'>;
+  private readonly startState: TcptracerState;
+  /** A bounded list dropped a newcomer (see TcptracerPartial.dropped). */
+  private dropped = false;
   private readonly starts = new Int32Array(MAX_TOKENS);
   private readonly ends = new Int32Array(MAX_TOKENS);
   private readonly addresses = new InternTable<AddressInfo>();
@@ -475,8 +579,26 @@ class TcptracerAggregator {
   private firstToolError: { line: number; text: string } | null = null;
   private firstTraceback: number | null = null;
 
-  constructor(options: TcptracerOptions) {
+  constructor(options: AggregatorOptions = {}) {
     this.classifier = options.classifier ?? defaultClassifier;
+    this.startState = options.state ?? INITIAL_STATE;
+    this.setState(this.startState);
+  }
+
+  state(): TcptracerState {
+    return {
+      bannerSeen: this.bannerSeen,
+      header: this.header === null ? null : { prefix: [...this.header.prefix], unit: this.header.unit },
+      timeUnit: this.timeUnit,
+      headerVariant: this.headerVariant,
+    };
+  }
+
+  private setState(state: TcptracerState): void {
+    this.bannerSeen = state.bannerSeen;
+    this.header = state.header === null ? null : { prefix: [...state.header.prefix], unit: state.header.unit };
+    this.timeUnit = state.timeUnit;
+    this.headerVariant = state.headerVariant;
   }
 
   /**
@@ -602,32 +724,14 @@ class TcptracerAggregator {
       return null;
     }
     this.connects++;
-    let source = saddr.lastNetns === netns ? saddr.lastSource : null;
-    if (source === null) {
-      source = saddr.sources.get(netns) ?? null;
-      if (source === null) {
-        source = {
-          connects: 0,
-          publicConnects: 0,
-          pids: { keys: [], counts: [] },
-          comms: { keys: [], counts: [] },
-          lastComm: null,
-          destinations: new Map(),
-          minNs: Infinity,
-          maxNs: -Infinity,
-        };
-        saddr.sources.set(netns, source);
-      }
-      saddr.lastNetns = netns;
-      saddr.lastSource = source;
-    }
+    const source = saddr.lastNetns === netns ? saddr.lastSource! : this.sourceOf(saddr, netns);
     source.connects++;
     if (daddr.isPublic) {
       source.publicConnects++;
       const key = daddr.id * 65536 + dport;
       source.destinations.set(key, (source.destinations.get(key) ?? 0) + 1);
     }
-    tally(source.pids, pid);
+    if (!tally(source.pids, pid, 1)) this.dropped = true;
     const commStart = typeIndex + 2 < ipIndex ? starts[typeIndex + 2]! : 0;
     const commEnd = typeIndex + 2 < ipIndex ? ends[ipIndex - 1]! : 0;
     // A source's connects mostly come from one thread name: compare with the last one before hashing.
@@ -635,7 +739,7 @@ class TcptracerAggregator {
     const comm =
       last !== null && sameBytes(last.bytes, buf, commStart, commEnd) ? last.id : this.comm(buf, commStart, commEnd);
     if (comm >= 0) {
-      tally(source.comms, comm);
+      if (!tally(source.comms, comm, 1)) this.dropped = true;
       source.lastComm = this.comms.items[comm]!;
     }
     if (timeNs === timeNs) {
@@ -643,6 +747,26 @@ class TcptracerAggregator {
       if (timeNs > source.maxNs) source.maxNs = timeNs;
     }
     return null;
+  }
+
+  private sourceOf(saddr: AddressInfo, netns: number): SourceAggregate {
+    let source = saddr.sources.get(netns);
+    if (source === undefined) {
+      source = {
+        connects: 0,
+        publicConnects: 0,
+        pids: { keys: [], counts: [] },
+        comms: { keys: [], counts: [] },
+        lastComm: null,
+        destinations: new Map(),
+        minNs: Infinity,
+        maxNs: -Infinity,
+      };
+      saddr.sources.set(netns, source);
+    }
+    saddr.lastNetns = netns;
+    saddr.lastSource = source;
+    return source;
   }
 
   /** The row's TIME in ns, or NaN when it has none or it is not a number (redacted times keep their event). */
@@ -713,7 +837,10 @@ class TcptracerAggregator {
     const hash = hashBytes(buf, a, e);
     const found = this.comms.find(buf, a, e, hash);
     if (found !== undefined) return found.id;
-    if (this.comms.items.length >= MAX_INTERNED_COMMS) return -1;
+    if (this.comms.items.length >= MAX_INTERNED_COMMS) {
+      this.dropped = true;
+      return -1;
+    }
     const bytes = Buffer.from(buf.subarray(a, e));
     const info: CommInfo = { bytes, id: this.comms.items.length, text: decode(bytes, 0, bytes.length) };
     this.comms.add(info, hash);
@@ -840,6 +967,116 @@ class TcptracerAggregator {
       sources,
       publicDestinations: rankDestinations(totals),
     });
+  }
+
+  /** This aggregator's result as one part of a file, after `lines` lines (see TcptracerPartial). */
+  partial(lines: number): TcptracerPartial {
+    const sources: PartialSource[] = [];
+    for (const info of this.addressById) {
+      for (const [netns, agg] of info.sources) {
+        sources.push({
+          address: info.id,
+          netns,
+          connects: agg.connects,
+          pids: agg.pids.keys,
+          pidCounts: agg.pids.counts,
+          comms: agg.comms.keys,
+          commCounts: agg.comms.counts,
+          destinations: [...agg.destinations].flat(),
+          minNs: agg.minNs,
+          maxNs: agg.maxNs,
+        });
+      }
+    }
+    return {
+      lines,
+      startState: this.startState,
+      endState: this.state(),
+      dropped: this.dropped,
+      rowVariant: this.rowVariant,
+      connects: this.connects,
+      accepts: this.accepts,
+      closes: this.closes,
+      lostEvents: this.lostEvents,
+      skipped: this.skipped,
+      skippedTotal: this.skippedTotal,
+      cutLastLine: this.cutLastLine,
+      minNs: this.minNs,
+      maxNs: this.maxNs,
+      nonBlankLines: this.nonBlankLines,
+      firstNonBlank: this.firstNonBlank,
+      firstToolError: this.firstToolError,
+      firstTraceback: this.firstTraceback,
+      addresses: this.addressById.map((a) => latin1(a.bytes)),
+      comms: this.comms.items.map((c) => latin1(c.bytes)),
+      sources,
+    };
+  }
+
+  /**
+   * Adds the part of the file that follows everything this aggregator read, `linesBefore` lines into the file, as if
+   * its lines had been read here. Returns false, absorbing nothing, when that cannot be exact: the part was read from
+   * another state than this one ends in, or it dropped a newcomer from a bounded list; the caller then feeds the
+   * part's lines here instead.
+   */
+  absorb(part: TcptracerPartial, linesBefore: number): boolean {
+    if (part.dropped || !sameState(part.startState, this.state())) return false;
+    const addresses: Array<AddressInfo | undefined> = [];
+    const address = (id: number): AddressInfo => {
+      let info = addresses[id];
+      if (info === undefined) {
+        const bytes = Buffer.from(part.addresses[id]!, 'latin1');
+        info = addresses[id] = this.address(bytes, 0, bytes.length);
+      }
+      return info;
+    };
+    // Interned in the order the part first saw them, as a sequential read would have (MAX_INTERNED_COMMS applies).
+    const comms = part.comms.map((text) => {
+      const bytes = Buffer.from(text, 'latin1');
+      return this.comm(bytes, 0, bytes.length);
+    });
+    for (const p of part.sources) {
+      const source = this.sourceOf(address(p.address), p.netns);
+      source.connects += p.connects;
+      // The part kept every newcomer (not dropped): appending its lists in order keeps the first ones overall.
+      p.pids.forEach((pid, i) => tally(source.pids, pid, p.pidCounts[i]!));
+      p.comms.forEach((index, i) => {
+        const id = comms[index]!;
+        if (id >= 0) tally(source.comms, id, p.commCounts[i]!);
+      });
+      for (let i = 0; i < p.destinations.length; i += 2) {
+        const key = p.destinations[i]!;
+        const daddr = address(Math.floor(key / 65536));
+        if (!daddr.isPublic) continue;
+        const connects = p.destinations[i + 1]!;
+        const own = daddr.id * 65536 + (key % 65536);
+        source.publicConnects += connects;
+        source.destinations.set(own, (source.destinations.get(own) ?? 0) + connects);
+      }
+      source.minNs = Math.min(source.minNs, p.minNs);
+      source.maxNs = Math.max(source.maxNs, p.maxNs);
+    }
+    this.connects += part.connects;
+    this.accepts += part.accepts;
+    this.closes += part.closes;
+    this.lostEvents += part.lostEvents;
+    for (const skipped of part.skipped) {
+      if (this.skipped.length >= MAX_SKIPPED_LISTED) break;
+      this.skipped.push({ line: skipped.line + linesBefore, reason: skipped.reason });
+    }
+    this.skippedTotal += part.skippedTotal;
+    this.cutLastLine ||= part.cutLastLine;
+    this.minNs = Math.min(this.minNs, part.minNs);
+    this.maxNs = Math.max(this.maxNs, part.maxNs);
+    this.nonBlankLines += part.nonBlankLines;
+    const shifted = (first: { line: number; text: string } | null) =>
+      first === null ? null : { line: first.line + linesBefore, text: first.text };
+    this.firstNonBlank ??= shifted(part.firstNonBlank);
+    this.firstToolError ??= shifted(part.firstToolError);
+    if (part.firstTraceback !== null) this.firstTraceback ??= part.firstTraceback + linesBefore;
+    this.rowVariant ??= part.rowVariant;
+    this.setState(part.endState);
+    return true;
   }
 
   /** Merges the per-raw-text aggregates by canonical address + NETNS (`[::ffff:a.b.c.d]` and `a.b.c.d` are one). */
@@ -982,6 +1219,40 @@ export async function parseTcptracerStream(
   if (heldHighSurrogate.length > 0) feeder.feed(Buffer.from(heldHighSurrogate, 'utf8'));
   feeder.end();
   return aggregator.finish();
+}
+
+/** Bytes per read: at most MAX_LINE_BYTES (see LineFeeder), as a file stream reads them. */
+const READ_BYTES = 64 * 1024;
+
+/** Feeds bytes `[start, end)` of an open file, or from `start` to the end of the file when `end` is null. */
+export function feedFileRange(feeder: LineFeeder, fd: number, start: number, end: number | null): void {
+  // One buffer for every read: the feeder and the aggregator copy what they keep.
+  const buf = Buffer.allocUnsafe(READ_BYTES);
+  for (let position = start; ;) {
+    const want = end === null ? READ_BYTES : Math.min(READ_BYTES, end - position);
+    if (want <= 0) return;
+    const n = readSync(fd, buf, 0, want, position);
+    if (n === 0) return;
+    feeder.feed(buf.subarray(0, n));
+    position += n;
+  }
+}
+
+/** One part of a file for a parallel parse (tcptracer-parallel.ts): it starts after a newline, at a known state. */
+export interface TcptracerPartTask {
+  readonly start: number;
+  /** Null for the last part, which reads to the end of the file. */
+  readonly end: number | null;
+  readonly state: TcptracerState;
+}
+
+/** Reads one part of a file on its own, for `TcptracerAggregator.absorb` (this is what a worker thread runs). */
+export function parseTcptracerPart(fd: number, task: TcptracerPartTask): TcptracerPartial {
+  const aggregator = new TcptracerAggregator({ classifier: EVERY_ADDRESS_PUBLIC, state: task.state });
+  const feeder = new LineFeeder(aggregator, 0, false);
+  feedFileRange(feeder, fd, task.start, task.end);
+  if (task.end === null) feeder.end();
+  return aggregator.partial(feeder.lines);
 }
 
 /** UTF-8 text of a byte range (invalid sequences become U+FFFD, as a TextDecoder would make them). */

@@ -235,6 +235,57 @@ describe('censusNode', () => {
     expect(results.find((r) => r.pod.name === 'p17')).toMatchObject({ tool: 'proc' });
   });
 
+  it('skips the tools an image was found to lack for the other pods of that image', async () => {
+    const s = scripted({ '*/cat': ok(PROC) });
+    const withImage = (name: string, image: string) =>
+      pod(name, { containers: [{ name: 'app', running: true, image }] });
+    const pods = [
+      withImage('r1', 'shop/cart:1.4'),
+      withImage('r2', 'shop/cart:1.4'),
+      withImage('r3', 'shop/cart:1.4'),
+      withImage('other', 'shop/api:2.0'),
+      pod('no-image'),
+    ];
+    const { results, summary } = await censusNode(kc, pods, { exec: s.exec, concurrency: 1 });
+    expect(results.map((r) => r.source === 'exec' && r.tool)).toEqual(['proc', 'proc', 'proc', 'proc', 'proc']);
+    expect(s.calls.map((c) => `${c.pod}:${c.command[0]}`)).toEqual([
+      'r1:netstat',
+      'r1:ss',
+      'r1:cat',
+      'r2:cat',
+      'r3:cat',
+      'other:netstat',
+      'other:ss',
+      'other:cat',
+      'no-image:netstat',
+      'no-image:ss',
+      'no-image:cat',
+    ]);
+    expect(summary.execs).toBe(11);
+  });
+
+  it('does not exec a distroless image again once one of its pods showed it has no tools', async () => {
+    const s = scripted({});
+    const distroless = (name: string) =>
+      pod(name, { containers: [{ name: 'app', running: true, image: 'gcr.io/distroless/base' }] });
+    const { results } = await censusNode(kc, [distroless('d1'), distroless('d2')], { exec: s.exec, concurrency: 1 });
+    expect(s.calls.map((c) => c.pod)).toEqual(['d1', 'd1', 'd1']);
+    expect(results[1]).toMatchObject({
+      source: 'none',
+      failure: 'no-such-binary',
+      message: 'none of netstat, ss, cat is in the image (app; known from other pods of the same image)',
+      attempts: [],
+    });
+  });
+
+  it('does not learn from failures other than a missing binary', async () => {
+    const s = scripted({ 'f1/app/netstat': fail('forbidden'), '*/netstat': ok(NETSTAT) });
+    const withImage = (name: string) => pod(name, { containers: [{ name: 'app', running: true, image: 'img' }] });
+    const { results } = await censusNode(kc, [withImage('f1'), withImage('f2')], { exec: s.exec, concurrency: 1 });
+    expect(results.map((r) => r.source)).toEqual(['none', 'exec']);
+    expect(s.calls.map((c) => `${c.pod}:${c.command[0]}`)).toEqual(['f1:netstat', 'f2:netstat']);
+  });
+
   it('ends the remaining pods as cancelled when the signal fires, without exec', async () => {
     const controller = new AbortController();
     const calls: string[] = [];

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1Status } from '@kubernetes/client-node';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { classifyRefusedUpgrade, classifyStatus, execInPod, type ExecRequest } from '../../lib/k8s/exec.js';
 
@@ -111,6 +111,12 @@ function behave(pod: string, ws: WebSocket): void {
       break;
     case 'bad-status':
       send(3, '{not json');
+      break;
+    case 'null-status':
+      send(3, 'null'); // the library ignores it (status == null) and keeps waiting
+      break;
+    case 'string-status':
+      send(3, '"done"');
       break;
     case 'deaf':
       // Exit status, then ignores the client's close frame (the client must not wait on it).
@@ -292,6 +298,15 @@ describe('execInPod over the exec WebSocket', () => {
     const badStatus = await execInPod(kc, request('bad-status'));
     expect(badStatus).toMatchObject({ ok: false, failure: 'error' });
     expect(badStatus.ok ? '' : badStatus.message).toMatch(/^malformed exec frame: .*JSON/);
+    expect(await execInPod(kc, request('string-status'))).toMatchObject({
+      ok: false,
+      failure: 'error',
+      message: 'malformed exec frame: the exit status is "done", not a Status object',
+    });
+    expect(await execInPod(kc, request('null-status', { timeoutMs: 100 }))).toMatchObject({
+      ok: false,
+      failure: 'timeout',
+    });
   });
 
   it('does not wait for, nor keep a socket to, a server that ignores the close handshake', async () => {
@@ -342,8 +357,11 @@ describe('execInPod over the exec WebSocket', () => {
 describe('status classification', () => {
   it('reads the exit code from the ExitCode cause only', () => {
     expect(classifyStatus({ status: 'Success' })).toEqual({ kind: 'ok', message: 'exit status 0', exitCode: 0 });
-    expect(classifyStatus(JSON.parse(exitStatus(3)))).toMatchObject({ kind: 'non-zero-exit', exitCode: 3 });
-    expect(classifyStatus(JSON.parse(exitStatus(126)))).toMatchObject({ kind: 'no-such-binary', exitCode: 126 });
+    expect(classifyStatus(JSON.parse(exitStatus(3)) as V1Status)).toMatchObject({ kind: 'non-zero-exit', exitCode: 3 });
+    expect(classifyStatus(JSON.parse(exitStatus(126)) as V1Status)).toMatchObject({
+      kind: 'no-such-binary',
+      exitCode: 126,
+    });
     expect(
       classifyStatus({ status: 'Failure', details: { causes: [{ reason: 'Other', message: '127' }] } }),
     ).toMatchObject({ kind: 'error' });
