@@ -110,13 +110,11 @@ export function expectedSockets(sockets: readonly SimSocket[], tool: CensusTool)
     const of = sockets.filter((s) => s.table === table);
     return [...of.filter((s) => s.state === 'LISTEN'), ...of.filter((s) => s.state !== 'LISTEN')];
   };
-  return [...order('tcp'), ...order('tcp6')]
-    .filter(shown)
-    .map((s) => ({
-      local: endpoint(s.localAddress, s.localPort),
-      remote: endpoint(s.remoteAddress, s.remotePort),
-      state: s.state,
-    }));
+  return [...order('tcp'), ...order('tcp6')].filter(shown).map((s) => ({
+    local: endpoint(s.localAddress, s.localPort),
+    remote: endpoint(s.remoteAddress, s.remotePort),
+    state: s.state,
+  }));
 }
 
 export function podSockets(world: World, namespace: string, name: string): readonly SimSocket[] {
