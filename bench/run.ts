@@ -177,9 +177,9 @@ const BENCHMARKS: readonly Benchmark[] = [
   {
     name: 'census-250-pods',
     description:
-      'censusNode over the sim exec WebSocket (many-pods: 250 pods, 50 ms exec latency): default concurrency vs sequential',
+      'censusNode over the sim exec WebSocket (many-pods: 250 pods, 50 ms exec latency, sim in its own process): default concurrency vs sequential',
     runs: 3,
-    async prepare() {
+    prepare() {
       mkdirSync(DATA, { recursive: true });
       // Each contender process appends its in-process census figures here (bench/census.ts --out).
       writeFileSync(CENSUS_RUNS, '');
@@ -187,7 +187,10 @@ const BENCHMARKS: readonly Benchmark[] = [
         name,
         command: ['node', '--import', 'tsx', 'bench/census.ts', '--concurrency', concurrency, '--out', CENSUS_RUNS],
       });
-      return [contender('censusNode, default concurrency', 'default'), contender('censusNode, sequential', '1')];
+      return Promise.resolve([
+        contender('censusNode, default concurrency', 'default'),
+        contender('censusNode, sequential', '1'),
+      ]);
     },
     targets([parallelProcess, sequentialProcess]) {
       const runs = readFileSync(CENSUS_RUNS, 'utf8')

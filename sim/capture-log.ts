@@ -5,8 +5,7 @@
  */
 import { CAPTURE_LIMITS, CAPTURE_LOG_MARKER } from '../lib/k8s/capture-script.js';
 import type { Scenario, ScenarioStream } from './scenario.js';
-import { parseEndpoint } from './scenario.js';
-import { addToAddress, hash32, isIpv6, mapped, ntop, rng } from './net.js';
+import { addToAddress, hash32, isIpv6, mapped, ntop, parseEndpoint, rng } from './net.js';
 import { renderProcNetTcp } from './tools.js';
 import { buildWorld } from './world.js';
 import type { SimNode, SimProcess, World } from './world.js';

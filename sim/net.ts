@@ -3,6 +3,22 @@
  * kernel's /proc/net/tcp hex (each 32-bit word printed as a host-order integer on a little-endian machine).
  */
 import ipaddr from 'ipaddr.js';
+import { parseAddress, splitHostPort } from '../lib/analysis/ip.js';
+
+/** `a.b.c.d:port` / `[v6]:port` -> parts; null for anything else. */
+export function parseEndpoint(text: string): { address: string; port: number } | null {
+  const hp = splitHostPort(text);
+  if (!hp) return null;
+  let host = hp.host;
+  if (host.startsWith('[')) {
+    if (!host.endsWith(']')) return null;
+    host = host.slice(1, -1);
+    if (!host.includes(':')) return null;
+  } else if (host.includes(':')) {
+    return null;
+  }
+  return parseAddress(host) !== null ? { address: host, port: hp.port } : null;
+}
 
 /** 4 (dotted quad) or 16 bytes. */
 export function addressBytes(text: string): number[] {

@@ -7,12 +7,14 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { badInput } from '../lib/errors.js';
-import { parseAddress, splitHostPort } from '../lib/analysis/ip.js';
+import { parseAddress } from '../lib/analysis/ip.js';
 import { fieldPath, parseJsonText } from '../lib/parse/json.js';
 
+import { parseEndpoint } from './net.js';
 import { SCENARIO_DIR } from './paths.js';
+import { buildWorld } from './world.js';
 
-export { SCENARIO_DIR };
+export { SCENARIO_DIR, parseEndpoint };
 
 const TCP_STATES = [
   'ESTABLISHED',
@@ -271,21 +273,6 @@ export type ScenarioProcess = z.output<typeof processSchema>;
 export type ScenarioContainer = ScenarioPod['containers'][number];
 export type ScenarioFaults = z.output<typeof faultsSchema>;
 
-/** `a.b.c.d:port` / `[v6]:port` -> parts; null for anything else. */
-export function parseEndpoint(text: string): { address: string; port: number } | null {
-  const hp = splitHostPort(text);
-  if (!hp) return null;
-  let host = hp.host;
-  if (host.startsWith('[')) {
-    if (!host.endsWith(']')) return null;
-    host = host.slice(1, -1);
-    if (!host.includes(':')) return null;
-  } else if (host.includes(':')) {
-    return null;
-  }
-  return parseAddress(host) !== null ? { address: host, port: hp.port } : null;
-}
-
 interface Issue {
   readonly path: readonly PropertyKey[];
   readonly message: string;
@@ -393,6 +380,12 @@ export function parseScenario(value: unknown, where: string): Scenario {
   }
   const issues = crossCheck(parsed.data);
   if (issues.length > 0) throw scenarioError(where, issues[0]!.path, issues[0]!.message, issues.length - 1);
+  // Expanding it finds what only the whole scenario shows: a socket with no address of its family, ports run out.
+  try {
+    buildWorld(parsed.data);
+  } catch (e) {
+    throw badInput(`${where}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return parsed.data;
 }
 

@@ -14,8 +14,7 @@ import type {
   ScenarioSocket,
   SimTcpState,
 } from './scenario.js';
-import { parseEndpoint } from './scenario.js';
-import { addToAddress, hash32, isIpv6, mapped, nameSuffix, rng, templateHash, uuidFrom } from './net.js';
+import { addToAddress, hash32, isIpv6, mapped, nameSuffix, parseEndpoint, rng, templateHash, uuidFrom } from './net.js';
 
 export interface SimProcess {
   /** PID in the container's PID namespace. */
@@ -231,7 +230,7 @@ function localAddressFor(ips: readonly string[], remote: string | null, where: s
   const wantV6 = remote !== null && isIpv6(remote) && !remote.toLowerCase().startsWith('::ffff:');
   const ip = ips.find((a) => isIpv6(a) === wantV6);
   if (ip === undefined) {
-    throw badInput(`${where}: no ${wantV6 ? 'IPv6' : 'IPv4'} address to connect from (set "local" or podIPs)`);
+    throw badInput(`field ${where}: no ${wantV6 ? 'IPv6' : 'IPv4'} address to connect from (set "local" or podIPs)`);
   }
   return ip;
 }
@@ -269,7 +268,7 @@ function expandSockets(
     const owner = processes.find((p) => p.pid === g.pid) ?? processes[0] ?? null;
     if (listen) {
       const end = parseEndpoint(g.listen ?? g.local ?? '');
-      if (!end) throw badInput(`${at}: a listening socket needs "listen": "address:port"`);
+      if (!end) throw badInput(`field ${at}: a listening socket needs "listen": "address:port"`);
       const v6 = g.family === 'ipv6' || isIpv6(end.address);
       builder.ports.reserve(end.port);
       builder.netns.sockets.push({
@@ -304,10 +303,11 @@ function expandSockets(
       if (fixedLocalPort !== null) {
         localPort = fixedLocalPort;
         remotePort = remote.port + Math.floor(k / g.spread);
-        if (remotePort > 65535) throw badInput(`${at}: remote ports run past 65535 (lower count or raise spread)`);
+        if (remotePort > 65535)
+          throw badInput(`field ${at}: remote ports run past 65535 (lower count or raise spread)`);
       } else {
         localPort = g.localPortStart !== undefined ? g.localPortStart + k : builder.ports.take();
-        if (localPort > 65535) throw badInput(`${at}: local ports run past 65535`);
+        if (localPort > 65535) throw badInput(`field ${at}: local ports run past 65535`);
         remotePort = remote.port;
       }
       const timeWait = g.state === 'TIME_WAIT';

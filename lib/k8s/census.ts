@@ -7,7 +7,9 @@
  *
  * The next tool is tried only when the previous one is missing from the image, or ran but printed something its
  * parser rejects (a busybox without `-p`, an error text). Forbidden, timeout, a dropped connection or a stopped
- * container would fail the same way again, so they end the pod's census at once.
+ * container would fail the same way again, so they end the pod's census at once. A container that is not running
+ * moves on to the pod's next running container (all containers share the network namespace). Within one `censusNode`,
+ * a binary found missing in an image is not tried again in other pods of that image (`MissingTools`).
  */
 import pLimit from 'p-limit';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -352,7 +354,7 @@ export async function censusNode(
 ): Promise<{ results: PodCensusResult[]; summary: CensusSummary }> {
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CENSUS_CONCURRENCY));
   const limit = pLimit(concurrency);
-  const missingTools: MissingTools = options.missingTools ?? new Map();
+  const missingTools: MissingTools = options.missingTools ?? new Map<string, Set<CensusTool>>();
   const started = performance.now();
   const results = await Promise.all(
     pods.map((pod) =>

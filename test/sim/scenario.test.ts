@@ -163,6 +163,15 @@ describe('scenarios: errors name the file and the JSON field', () => {
     );
   });
 
+  it('what only the expansion shows: a socket to an IPv6 peer from a pod without an IPv6 address', async () => {
+    const json = await defaultJson();
+    ((json.pods as Array<Record<string, unknown>>)[0]!.sockets as Array<Record<string, unknown>>)[1]!.remote =
+      '[2603:1030:800:5::bfee:a418]:443';
+    expect(() => parseScenario(json, 'x.json')).toThrow(
+      'x.json: field pods[0].sockets[1]: no IPv6 address to connect from (set "local" or podIPs)',
+    );
+  });
+
   it('a socket owned by a process the pod does not have', async () => {
     const json = await defaultJson();
     ((json.pods as Array<Record<string, unknown>>)[0]!.sockets as Array<Record<string, unknown>>)[1]!.pid = 99;
