@@ -1,0 +1,181 @@
+/**
+ * What crosses the activity boundary of the investigation workflow: activity names, and the input and output of each.
+ * Everything here is small plain JSON (names, ids, counts, ISO times), as Durable Functions' history requires; bulk
+ * data (the pod snapshot, the censuses, the parsed capture) stays in the `EvidenceStore` and travels as a key.
+ *
+ * Expected outcomes (node not found, capture Job stuck, log unreadable as a fact of the run) come back as values;
+ * activities throw only for failures worth retrying (STYLE.md), and the workflow treats a throw as "this step failed".
+ */
+import type { CaptureFailureReason, CapturePhase } from '../k8s/capture-lifecycle.js';
+import type { Degradation, ReportTrigger } from '../report/model.js';
+
+export const ACTIVITIES = Object.freeze({
+  resolveTarget: 'resolveTarget',
+  startCapture: 'startCapture',
+  checkCapture: 'checkCapture',
+  listPods: 'listPods',
+  censusPods: 'censusPods',
+  collectCapture: 'collectCapture',
+  deleteCapture: 'deleteCapture',
+  writeReport: 'writeReport',
+} as const);
+
+export type ActivityName = (typeof ACTIVITIES)[keyof typeof ACTIVITIES];
+
+/** The node to investigate: by name, or by the exact InternalIP the load balancer reports. */
+export type NodeQuery = { readonly name: string } | { readonly ip: string };
+
+// resolveTarget ----------------------------------------------------------------------------------------------------
+
+export interface ResolveTargetInput {
+  readonly node: NodeQuery;
+}
+
+export type ResolveTargetOutput =
+  | {
+      readonly found: true;
+      readonly name: string;
+      /** The InternalIP asked for, else the node's first one; null when it reports none. */
+      readonly ip: string | null;
+      readonly snat: { allocatedPorts: number | null; usedPorts: number | null; failedConnections: number | null };
+    }
+  | { readonly found: false; readonly reason: 'not-found' | 'ambiguous' | 'invalid'; readonly message: string };
+
+// startCapture -----------------------------------------------------------------------------------------------------
+
+export interface StartCaptureInput {
+  readonly investigationId: string;
+  readonly nodeName: string;
+  readonly captureSeconds: number;
+  /** The workflow's clock (ISO 8601): the orphan sweep's "now" and the base of the deadline. */
+  readonly now: string;
+}
+
+export type StartCaptureOutput =
+  | {
+      readonly started: true;
+      readonly namespace: string;
+      readonly jobName: string;
+      /** False when the Job already existed (a retried or replayed activity): it is reused. */
+      readonly created: boolean;
+      /** now + activeDeadlineSeconds: past this, Kubernetes fails the Job. */
+      readonly deadline: string;
+      /** Orphaned capture Jobs of earlier runs that were deleted. */
+      readonly sweptOrphans: number;
+    }
+  | { readonly started: false; readonly reason: 'namespace' | 'forbidden' | 'conflict'; readonly message: string };
+
+// checkCapture -----------------------------------------------------------------------------------------------------
+
+export interface CheckCaptureInput {
+  readonly namespace: string;
+  readonly jobName: string;
+}
+
+export interface CheckCaptureOutput {
+  readonly phase: CapturePhase;
+  readonly reason: CaptureFailureReason | null;
+  readonly message: string | null;
+  readonly podName: string | null;
+}
+
+// listPods ---------------------------------------------------------------------------------------------------------
+
+export interface ListPodsInput {
+  readonly investigationId: string;
+  readonly nodeName: string;
+  /** When the snapshot counts as taken (the workflow's clock). */
+  readonly now: string;
+}
+
+export interface ListPodsOutput {
+  /** Store key of the pod snapshot (`PodSnapshotSet`). */
+  readonly ref: string;
+  readonly pods: number;
+}
+
+// censusPods -------------------------------------------------------------------------------------------------------
+
+export interface CensusPodsInput {
+  readonly investigationId: string;
+  readonly podsRef: string;
+  /** The batch: pods [start, end) of the snapshot, in its order. */
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface CensusPodsOutput {
+  /** Store key of the batch's `PodCensusResult[]`. */
+  readonly ref: string;
+  readonly pods: number;
+  readonly exec: number;
+  readonly hostNetwork: number;
+  readonly failed: number;
+}
+
+// collectCapture ---------------------------------------------------------------------------------------------------
+
+export interface CollectCaptureInput {
+  readonly investigationId: string;
+  readonly namespace: string;
+  readonly jobName: string;
+  readonly podName: string;
+  /** Null when the pod list failed: the capture is then joined with no pods. */
+  readonly podsRef: string | null;
+}
+
+export type CollectCaptureOutput =
+  | {
+      readonly collected: true;
+      /** Store key of the `StoredCapture`. */
+      readonly ref: string;
+      readonly status: 'complete' | 'truncated' | 'missing' | 'failed';
+      readonly bytes: number;
+      readonly connects: number;
+      readonly netns: number;
+      /** Where the raw log was kept (a path or URL), null when it was not. */
+      readonly rawCapture: string | null;
+    }
+  | { readonly collected: false; readonly message: string };
+
+// deleteCapture ----------------------------------------------------------------------------------------------------
+
+export interface DeleteCaptureInput {
+  readonly investigationId: string;
+  readonly nodeName: string;
+}
+
+export interface DeleteCaptureOutput {
+  readonly namespace: string;
+  readonly jobName: string;
+  readonly result: 'deleted' | 'absent';
+}
+
+// writeReport ------------------------------------------------------------------------------------------------------
+
+export interface WriteReportInput {
+  readonly investigationId: string;
+  readonly generatedAt: string;
+  readonly trigger: ReportTrigger;
+  readonly node: { readonly name: string; readonly ip: string | null };
+  readonly window: { readonly start: string | null; readonly end: string | null };
+  readonly snat: { allocatedPorts: number | null; usedPorts: number | null; failedConnections: number | null };
+  readonly podsRef: string | null;
+  readonly censusRefs: string[];
+  readonly captureRef: string | null;
+  readonly rawCapture: string | null;
+  /** Steps of the workflow that failed or were skipped (the activities add their own). */
+  readonly degraded: Degradation[];
+}
+
+export interface WriteReportOutput {
+  readonly json: string;
+  readonly markdown: string;
+  readonly html: string;
+  /** Store key of the full `Report`. */
+  readonly reportRef: string;
+  readonly pods: number;
+  /** `namespace/name` of the first ranked pod, null when none. */
+  readonly top: string | null;
+  readonly degraded: number;
+}

@@ -1,0 +1,364 @@
+/**
+ * The investigation workflow, `investigateSnat`: a plain generator over an Ops port, so the same code runs under
+ * Durable Functions (`ops` = the orchestration context) and in-process for the CLI, the demo and the tests
+ * (`lib/workflow/driver.ts`). See orchestrations/README.md.
+ *
+ * Rules of this file (replay safety): no I/O, no clock but `ops.now()`, no randomness, activity inputs and outputs are
+ * small JSON (names, ids, counts; bulk evidence travels as store keys). Never `ops.all([])`: Durable's `Task.all([])`
+ * fails the orchestration, so every fan-out is guarded.
+ *
+ * The census runs while the capture Job traces: the pod list is then a snapshot taken during the capture (what the
+ * report should show), and the census' execs cost no time on top of the window.
+ */
+import { ACTIVITIES } from '../lib/workflow/contracts.js';
+import type {
+  CensusPodsInput,
+  CensusPodsOutput,
+  CheckCaptureOutput,
+  CollectCaptureOutput,
+  DeleteCaptureOutput,
+  ListPodsOutput,
+  NodeQuery,
+  ResolveTargetOutput,
+  StartCaptureOutput,
+  WriteReportOutput,
+} from '../lib/workflow/contracts.js';
+import type { Degradation, ReportTrigger } from '../lib/report/model.js';
+
+/** The port the workflow runs on. `H` is the adapter's handle: a Durable `Task`, or a local descriptor. */
+export interface Ops<H> {
+  call(activity: string, input?: unknown): H;
+  /** Waits for all; must never be given an empty list (Durable's Task.all([]) throws). */
+  all(handles: H[]): H;
+  sleep(ms: number): H;
+  now(): Date;
+  /** Custom status (Durable: setCustomStatus): phase and progress. */
+  status?(s: unknown): void;
+}
+
+export interface WorkflowTiming {
+  /** First wait between two polls of the capture Job once the window is over; grows by half up to the maximum. */
+  readonly pollIntervalMs: number;
+  readonly maxPollIntervalMs: number;
+  /** A capture pod stuck (unschedulable, image pull) this long after the window is given up on. */
+  readonly stuckGraceMs: number;
+  /** Polling ends this long after the Job's own deadline (activeDeadlineSeconds) at the latest. */
+  readonly deadlineMarginMs: number;
+  /** Consecutive failed polls after which the capture's status is taken as unknown. */
+  readonly maxPollFailures: number;
+}
+
+export const DEFAULT_TIMING: WorkflowTiming = Object.freeze({
+  pollIntervalMs: 1_000,
+  maxPollIntervalMs: 5_000,
+  stuckGraceMs: 20_000,
+  deadlineMarginMs: 30_000,
+  maxPollFailures: 3,
+});
+
+export interface CensusFanOut {
+  /** Pods per censusPods activity. */
+  readonly batchSize: number;
+  /** censusPods activities scheduled together (one wave); the status is updated after each wave. */
+  readonly parallelBatches: number;
+}
+
+export const DEFAULT_FAN_OUT: CensusFanOut = Object.freeze({ batchSize: 8, parallelBatches: 4 });
+
+export interface InvestigationInput {
+  /** A Kubernetes label value (1-63 of [A-Za-z0-9-_.]): it labels the capture Job and names the report. */
+  readonly investigationId: string;
+  readonly node: NodeQuery;
+  /** The tcptracer window, 1..600 s. */
+  readonly captureSeconds: number;
+  readonly trigger: ReportTrigger;
+  readonly timing?: Partial<WorkflowTiming>;
+  readonly fanOut?: Partial<CensusFanOut>;
+}
+
+export type InvestigationPhase =
+  | 'resolving'
+  | 'starting capture'
+  | 'listing pods'
+  | 'census'
+  | 'capturing'
+  | 'collecting'
+  | 'cleaning up'
+  | 'reporting'
+  | 'done';
+
+/** The custom status: where the investigation is, and how far the pod census got. */
+export interface InvestigationStatus {
+  readonly phase: InvestigationPhase;
+  readonly node: string | null;
+  readonly pods: { readonly done: number; readonly total: number };
+}
+
+export type CleanupOutcome = 'deleted' | 'absent' | 'failed' | 'not-needed';
+
+export type InvestigationResult =
+  | {
+      readonly outcome: 'reported';
+      readonly node: { readonly name: string; readonly ip: string | null };
+      readonly report: WriteReportOutput;
+      readonly rawCapture: string | null;
+      /** What the workflow itself degraded (the report also lists what the activities found). */
+      readonly degraded: Degradation[];
+      readonly cleanup: CleanupOutcome;
+    }
+  | {
+      readonly outcome: 'target-not-found';
+      readonly reason: 'not-found' | 'ambiguous' | 'invalid';
+      readonly message: string;
+    };
+
+const messageOf = (e: unknown): string =>
+  e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e) ?? String(e);
+
+const CENSUS_ALONE = 'the report rests on the pod census (exec) alone';
+
+/** The half-open ranges [start, end) of `total` items in batches of `size`. */
+export function batchesOf(total: number, size: number): Array<{ start: number; end: number }> {
+  const step = Math.max(1, Math.floor(size));
+  const ranges: Array<{ start: number; end: number }> = [];
+  for (let start = 0; start < total; start += step) ranges.push({ start, end: Math.min(total, start + step) });
+  return ranges;
+}
+
+export function* investigateSnat<H>(input: InvestigationInput, ops: Ops<H>): Generator<H, InvestigationResult, any> {
+  const timing: WorkflowTiming = { ...DEFAULT_TIMING, ...input.timing };
+  const fanOut: CensusFanOut = { ...DEFAULT_FAN_OUT, ...input.fanOut };
+  const id = input.investigationId;
+  const degraded: Degradation[] = [];
+  const pods = { done: 0, total: 0 };
+  let nodeName: string | null = null;
+  const setStatus = (phase: InvestigationPhase): void => {
+    const status: InvestigationStatus = { phase, node: nodeName, pods: { ...pods } };
+    ops.status?.(status);
+  };
+
+  setStatus('resolving');
+  const target = (yield ops.call(ACTIVITIES.resolveTarget, { node: input.node })) as ResolveTargetOutput;
+  if (!target.found) return { outcome: 'target-not-found', reason: target.reason, message: target.message };
+  nodeName = target.name;
+  const node = { name: target.name, ip: target.ip };
+  const windowStart = ops.now();
+
+  // Cleanup is owed as soon as a create may have reached the API server (a thrown startCapture may have created it).
+  // An object, not two lets: the nested generator below changes them.
+  const job: { cleanup: CleanupOutcome; owed: boolean } = { cleanup: 'not-needed', owed: false };
+  const deleteCapture = function* (): Generator<H, void, any> {
+    job.owed = false;
+    try {
+      const deleted = (yield ops.call(ACTIVITIES.deleteCapture, {
+        investigationId: id,
+        nodeName: node.name,
+      })) as DeleteCaptureOutput;
+      job.cleanup = deleted.result;
+    } catch (e) {
+      job.cleanup = 'failed';
+      degraded.push({
+        step: 'cleanup',
+        reason: `the capture Job could not be deleted (${messageOf(e)}); Kubernetes ends it at its deadline, and the next investigation's orphan sweep deletes it`,
+      });
+    }
+  };
+
+  try {
+    setStatus('starting capture');
+    let capture: Extract<StartCaptureOutput, { started: true }> | null = null;
+    try {
+      job.owed = true;
+      const started = (yield ops.call(ACTIVITIES.startCapture, {
+        investigationId: id,
+        nodeName: node.name,
+        captureSeconds: input.captureSeconds,
+        now: windowStart.toISOString(),
+      })) as StartCaptureOutput;
+      if (started.started) capture = started;
+      else {
+        job.owed = false;
+        degraded.push({
+          step: 'capture',
+          reason: `the capture Job was not created (${started.reason}: ${started.message}); ${CENSUS_ALONE}`,
+        });
+      }
+    } catch (e) {
+      degraded.push({ step: 'capture', reason: `the capture Job could not be created (${messageOf(e)}); ${CENSUS_ALONE}` });
+    }
+
+    // The pod list and the census, while the capture runs.
+    setStatus('listing pods');
+    let listed: ListPodsOutput | null = null;
+    try {
+      listed = (yield ops.call(ACTIVITIES.listPods, {
+        investigationId: id,
+        nodeName: node.name,
+        now: ops.now().toISOString(),
+      })) as ListPodsOutput;
+    } catch (e) {
+      degraded.push({
+        step: 'pod list',
+        reason: `the pods on the node could not be listed (${messageOf(e)}): no pod census, and capture sources are not matched to pods`,
+      });
+    }
+    const censusRefs: string[] = [];
+    if (listed !== null && listed.pods > 0) {
+      pods.total = listed.pods;
+      setStatus('census');
+      const batches = batchesOf(listed.pods, fanOut.batchSize);
+      for (let i = 0; i < batches.length; i += Math.max(1, fanOut.parallelBatches)) {
+        const wave = batches.slice(i, i + Math.max(1, fanOut.parallelBatches));
+        if (wave.length === 0) break; // never ops.all([]): Durable's Task.all([]) fails the orchestration
+        const tasks = wave.map((b) =>
+          ops.call(ACTIVITIES.censusPods, {
+            investigationId: id,
+            podsRef: listed.ref,
+            start: b.start,
+            end: b.end,
+          } satisfies CensusPodsInput),
+        );
+        try {
+          const results = (yield ops.all(tasks)) as CensusPodsOutput[];
+          for (const r of results) censusRefs.push(r.ref);
+        } catch (e) {
+          const first = wave[0]!.start + 1;
+          const last = wave[wave.length - 1]!.end;
+          degraded.push({
+            step: 'pod census',
+            reason: `the census of pods ${first}-${last} of ${listed.pods} failed (${messageOf(e)}); the node-side census stands in where the capture has their network namespace`,
+          });
+        }
+        pods.done = wave[wave.length - 1]!.end;
+        setStatus('census');
+      }
+    }
+
+    let captureRef: string | null = null;
+    let rawCapture: string | null = null;
+    if (capture !== null) {
+      setStatus('capturing');
+      const remaining = windowStart.getTime() + input.captureSeconds * 1000 - ops.now().getTime();
+      if (remaining > 0) yield ops.sleep(remaining);
+
+      const giveUpAt = Date.parse(capture.deadline) + timing.deadlineMarginMs;
+      let interval = timing.pollIntervalMs;
+      let last: CheckCaptureOutput | null = null;
+      let failures = 0;
+      let lastError = '';
+      let stuckSince: number | null = null;
+      for (;;) {
+        try {
+          last = (yield ops.call(ACTIVITIES.checkCapture, {
+            namespace: capture.namespace,
+            jobName: capture.jobName,
+          })) as CheckCaptureOutput;
+          failures = 0;
+        } catch (e) {
+          failures += 1;
+          lastError = messageOf(e);
+          if (failures >= timing.maxPollFailures) break;
+        }
+        if (last !== null && (last.phase === 'succeeded' || last.phase === 'failed')) break;
+        const now = ops.now().getTime();
+        if (last !== null && last.phase === 'pending' && last.reason !== null) {
+          stuckSince ??= now;
+          if (now - stuckSince >= timing.stuckGraceMs) break;
+        } else stuckSince = null;
+        if (now >= giveUpAt) break;
+        yield ops.sleep(Math.max(1, Math.min(interval, giveUpAt - now)));
+        interval = Math.min(Math.round(interval * 1.5), timing.maxPollIntervalMs);
+      }
+
+      const jobRef = `${capture.namespace}/${capture.jobName}`;
+      const why = last?.message ? `: ${last.message}` : '';
+      let readLog = last?.podName != null;
+      if (failures >= timing.maxPollFailures) {
+        degraded.push({ step: 'capture', reason: `the status of capture Job ${jobRef} could not be read (${lastError})` });
+      } else if (last === null) {
+        readLog = false;
+      } else if (last.phase === 'pending' || (last.phase === 'failed' && last.reason !== null && isNeverRan(last))) {
+        readLog = false;
+        const what =
+          last.reason === 'unschedulable'
+            ? 'was never scheduled on the node (unschedulable'
+            : last.reason === 'image-pull'
+              ? 'never started: its image could not be pulled (image-pull'
+              : 'had not started by its deadline (pending';
+        degraded.push({
+          step: 'capture',
+          reason: `the capture Job ${jobRef} ${what}${why}); no tcptracer capture and no node-side census: ${CENSUS_ALONE}`,
+        });
+      } else if (last.phase === 'failed') {
+        degraded.push({
+          step: 'capture',
+          reason: `the capture Job ${jobRef} failed (${last.reason ?? 'failed'}${why}); what its log holds is used`,
+        });
+      } else if (last.phase === 'running') {
+        degraded.push({
+          step: 'capture',
+          reason: `the capture Job ${jobRef} was still running past its deadline; what its log holds so far is used`,
+        });
+      }
+
+      if (readLog && last?.podName) {
+        setStatus('collecting');
+        try {
+          const collected = (yield ops.call(ACTIVITIES.collectCapture, {
+            investigationId: id,
+            namespace: capture.namespace,
+            jobName: capture.jobName,
+            podName: last.podName,
+            podsRef: listed?.ref ?? null,
+          })) as CollectCaptureOutput;
+          if (collected.collected) {
+            captureRef = collected.ref;
+            rawCapture = collected.rawCapture;
+          } else {
+            degraded.push({
+              step: 'capture',
+              reason: `the capture log of ${jobRef} could not be read (${collected.message}); ${CENSUS_ALONE}`,
+            });
+          }
+        } catch (e) {
+          degraded.push({
+            step: 'capture',
+            reason: `the capture log of ${jobRef} could not be read (${messageOf(e)}); ${CENSUS_ALONE}`,
+          });
+        }
+      }
+    }
+    const windowEnd = ops.now();
+
+    // Deleted before the report is written, so that the report can say when it could not be.
+    if (job.owed) {
+      setStatus('cleaning up');
+      yield* deleteCapture();
+    }
+
+    setStatus('reporting');
+    const report = (yield ops.call(ACTIVITIES.writeReport, {
+      investigationId: id,
+      generatedAt: ops.now().toISOString(),
+      trigger: input.trigger,
+      node,
+      window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
+      snat: target.snat,
+      podsRef: listed?.ref ?? null,
+      censusRefs,
+      captureRef,
+      rawCapture,
+      degraded,
+    })) as WriteReportOutput;
+    setStatus('done');
+    return { outcome: 'reported', node, report, rawCapture, degraded, cleanup: job.cleanup };
+  } finally {
+    // Any failure above (or a cancelled run): the Job is deleted all the same.
+    if (job.owed) yield* deleteCapture();
+  }
+}
+
+/** A failed Job whose pod never ran (the root cause seen on the pod): there is no log to read. */
+function isNeverRan(status: CheckCaptureOutput): boolean {
+  return status.reason === 'unschedulable' || status.reason === 'image-pull';
+}
