@@ -21,7 +21,7 @@ function newestSource(dir) {
 function bundleIsFresh() {
   try {
     const built = statSync(bundle).mtimeMs;
-    return ['cli', 'lib', 'sim'].every((dir) => {
+    return ['cli', 'lib', 'sim', 'orchestrations'].every((dir) => {
       try {
         return newestSource(join(root, dir)) <= built;
       } catch {

@@ -14,12 +14,15 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly stdin: () => Readable;
+  /** Whether stderr is a terminal (the progress display updates one line there). */
+  readonly stderrIsTty?: () => boolean;
 }
 
 const processIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   stdin: () => process.stdin,
+  stderrIsTty: () => process.stderr.isTTY === true,
 };
 
 /** `12`, `8080,9090` -> ports; anything else is a usage error naming the option. */
@@ -48,7 +51,12 @@ async function openInput(file: string, io: CliIo): Promise<Readable> {
   return createReadStream(file);
 }
 
-function buildProgram(io: CliIo): Command {
+/** An exit code a command sets besides success (investigate: 130 when cancelled). */
+interface RunState {
+  exitCode: number;
+}
+
+function buildProgram(io: CliIo, state: RunState): Command {
   const program = new Command('snat-responder')
     .description("Find the pod and public destination exhausting an AKS node's SNAT ports.")
     .exitOverride()
@@ -115,7 +123,37 @@ function buildProgram(io: CliIo): Command {
       },
     );
 
+  program
+    .command('investigate')
+    .description(
+      'Run the whole investigation (capture Job, pod census, analysis) against a cluster; writes report.{json,md,html}.',
+    )
+    .option('--node <name|ip>', "the node: its name, or its exact InternalIP (the load balancer's BackendIPAddress)")
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .option('--duration <s>', 'capture window in seconds, 1..600', '30')
+    .option('--out <dir>', 'where to write the report (default: ./snat-report-<node>-<time>)')
+    .option('--private-cidrs <cidrs>', 'comma-separated CIDRs that do not use SNAT (VNet, peerings)')
+    .option('--allocated-ports <n>', "the node's allocated SNAT ports (Azure Monitor AllocatedSnatPorts)")
+    .option('--namespace <ns>', 'the capture namespace (infra/k8s/namespace.yaml)')
+    .option('--image <ref>', 'the capture Job image (default: mcr.microsoft.com/azurelinux/busybox:1.36)')
+    .option('--concurrency <n>', 'pod census execs at once, 1..256', '16')
+    .action(async (opts: Record<string, string | undefined>) => {
+      const { classifier, cidrs } = await classifierAndCidrs(opts.privateCidrs);
+      const { runInvestigate } = await import('./investigate.js');
+      state.exitCode = await runInvestigate(opts, classifier, cidrs, io);
+    });
+
   return program;
+}
+
+async function classifierAndCidrs(text: string | undefined) {
+  const classifier = await classifierFrom(text);
+  const cidrs = (text ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
+  return { classifier, cidrs };
 }
 
 async function classifierFrom(cidrs: string | undefined) {
@@ -131,10 +169,11 @@ async function classifierFrom(cidrs: string | undefined) {
 
 /** Runs the CLI; returns the exit code instead of exiting, so tests can call it in-process. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  const state: RunState = { exitCode: EXIT.ok };
+  const program = buildProgram(io, state);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return EXIT.ok;
+    return state.exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are successful exits; every other commander error is a usage error it already printed.

@@ -37,7 +37,7 @@ export interface Ops<H> {
 }
 
 export interface WorkflowTiming {
-  /** First wait between two polls of the capture Job once the window is over; grows by half up to the maximum. */
+  /** First wait between two polls of the capture Job once the window is over; grows by a fifth up to the maximum. */
   readonly pollIntervalMs: number;
   readonly maxPollIntervalMs: number;
   /** A capture pod stuck (unschedulable, image pull) this long after the window is given up on. */
@@ -50,7 +50,7 @@ export interface WorkflowTiming {
 
 export const DEFAULT_TIMING: WorkflowTiming = Object.freeze({
   pollIntervalMs: 1_000,
-  maxPollIntervalMs: 5_000,
+  maxPollIntervalMs: 2_000,
   stuckGraceMs: 20_000,
   deadlineMarginMs: 30_000,
   maxPollFailures: 3,
@@ -113,7 +113,7 @@ export type InvestigationResult =
     };
 
 const messageOf = (e: unknown): string =>
-  e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e) ?? String(e);
+  e instanceof Error ? e.message : typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
 
 const CENSUS_ALONE = 'the report rests on the pod census (exec) alone';
 
@@ -125,7 +125,10 @@ export function batchesOf(total: number, size: number): Array<{ start: number; e
   return ranges;
 }
 
-export function* investigateSnat<H>(input: InvestigationInput, ops: Ops<H>): Generator<H, InvestigationResult, any> {
+export function* investigateSnat<H>(
+  input: InvestigationInput,
+  ops: Ops<H>,
+): Generator<H, InvestigationResult, unknown> {
   const timing: WorkflowTiming = { ...DEFAULT_TIMING, ...input.timing };
   const fanOut: CensusFanOut = { ...DEFAULT_FAN_OUT, ...input.fanOut };
   const id = input.investigationId;
@@ -147,7 +150,7 @@ export function* investigateSnat<H>(input: InvestigationInput, ops: Ops<H>): Gen
   // Cleanup is owed as soon as a create may have reached the API server (a thrown startCapture may have created it).
   // An object, not two lets: the nested generator below changes them.
   const job: { cleanup: CleanupOutcome; owed: boolean } = { cleanup: 'not-needed', owed: false };
-  const deleteCapture = function* (): Generator<H, void, any> {
+  const deleteCapture = function* (): Generator<H, void, unknown> {
     job.owed = false;
     try {
       const deleted = (yield ops.call(ACTIVITIES.deleteCapture, {
@@ -184,7 +187,10 @@ export function* investigateSnat<H>(input: InvestigationInput, ops: Ops<H>): Gen
         });
       }
     } catch (e) {
-      degraded.push({ step: 'capture', reason: `the capture Job could not be created (${messageOf(e)}); ${CENSUS_ALONE}` });
+      degraded.push({
+        step: 'capture',
+        reason: `the capture Job could not be created (${messageOf(e)}); ${CENSUS_ALONE}`,
+      });
     }
 
     // The pod list and the census, while the capture runs.
@@ -267,14 +273,17 @@ export function* investigateSnat<H>(input: InvestigationInput, ops: Ops<H>): Gen
         } else stuckSince = null;
         if (now >= giveUpAt) break;
         yield ops.sleep(Math.max(1, Math.min(interval, giveUpAt - now)));
-        interval = Math.min(Math.round(interval * 1.5), timing.maxPollIntervalMs);
+        interval = Math.min(Math.round(interval * 1.2), timing.maxPollIntervalMs);
       }
 
       const jobRef = `${capture.namespace}/${capture.jobName}`;
       const why = last?.message ? `: ${last.message}` : '';
       let readLog = last?.podName != null;
       if (failures >= timing.maxPollFailures) {
-        degraded.push({ step: 'capture', reason: `the status of capture Job ${jobRef} could not be read (${lastError})` });
+        degraded.push({
+          step: 'capture',
+          reason: `the status of capture Job ${jobRef} could not be read (${lastError})`,
+        });
       } else if (last === null) {
         readLog = false;
       } else if (last.phase === 'pending' || (last.phase === 'failed' && last.reason !== null && isNeverRan(last))) {
