@@ -144,6 +144,19 @@ function buildProgram(io: CliIo, state: RunState): Command {
       state.exitCode = await runInvestigate(opts, classifier, cidrs, io);
     });
 
+  program
+    .command('demo')
+    .description(
+      'Run the whole investigation against the simulated AKS cluster on this machine; writes demo-output/report.*.',
+    )
+    .option('--out <dir>', 'where to write the report', 'demo-output')
+    .option('--scenario <name|file>', 'a built-in scenario (sim/scenarios) or a scenario JSON file', 'default')
+    .action(async (opts: { out: string; scenario: string }) => {
+      const classifier = await classifierFrom(undefined);
+      const { runDemo } = await import('./demo.js');
+      state.exitCode = await runDemo({ out: opts.out, scenario: opts.scenario, duration: 3 }, classifier, io);
+    });
+
   return program;
 }
 
