@@ -5,18 +5,7 @@
  * (`[::ffff:a.b.c.d]`), times jitter backwards as per-CPU buffers do, and `Possibly lost N samples` appears now and
  * then. Used by the parse benchmark and by the large-input property test.
  */
-
-/** mulberry32: small, fast, and the same sequence on every machine for a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../sim/net.js';
 
 export interface CaptureOptions {
   /** Total lines, banner and header included. */
@@ -80,7 +69,7 @@ export function* generateTcptracerCapture(
   truth: CaptureTruth = emptyTruth(),
   chunkBytes = 1 << 20,
 ): Generator<string> {
-  const random = prng(options.seed ?? 20240917);
+  const random = rng(options.seed ?? 20240917);
   const podCount = options.pods ?? 80;
   const pods: Pod[] = [];
   for (let i = 0; i < podCount; i++) {

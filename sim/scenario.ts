@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { badInput } from '../lib/errors.js';
 import { parseAddress } from '../lib/analysis/ip.js';
 import { fieldPath, parseJsonText } from '../lib/parse/json.js';
+import { TCP_STATES } from '../lib/parse/types.js';
+import type { TcpState } from '../lib/parse/types.js';
 
 import { parseEndpoint } from './net.js';
 import { SCENARIO_DIR } from './paths.js';
@@ -16,20 +18,7 @@ import { buildWorld } from './world.js';
 
 export { SCENARIO_DIR, parseEndpoint };
 
-const TCP_STATES = [
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-] as const;
-export type SimTcpState = (typeof TCP_STATES)[number];
+export type SimTcpState = TcpState;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -4,6 +4,7 @@
  * tcp4_seq_show/get_tcp6_sock). Also the command dispatcher the simulated exec uses: which binaries an image has and
  * what a missing one looks like.
  */
+import { TCP_STATES } from '../lib/parse/types.js';
 import type { SimTcpState } from './scenario.js';
 import { hex, ntop, procHex } from './net.js';
 import type { SimSocket } from './world.js';
@@ -16,19 +17,8 @@ export interface Viewer {
   readonly privileged?: boolean;
 }
 
-const STATE_CODE: Record<SimTcpState, number> = {
-  ESTABLISHED: 1,
-  SYN_SENT: 2,
-  SYN_RECV: 3,
-  FIN_WAIT1: 4,
-  FIN_WAIT2: 5,
-  TIME_WAIT: 6,
-  CLOSE: 7,
-  CLOSE_WAIT: 8,
-  LAST_ACK: 9,
-  LISTEN: 10,
-  CLOSING: 11,
-};
+/** The `st` code of /proc/net/tcp: the position in include/net/tcp_states.h. */
+const stateCode = (state: SimTcpState): number => TCP_STATES.indexOf(state) + 1;
 
 /** Listening sockets come first (the kernel walks the listening hash before the established one). */
 function kernelOrder(sockets: readonly SimSocket[], table: 'tcp' | 'tcp6'): SimSocket[] {
@@ -56,7 +46,7 @@ function procRow(s: SimSocket, sl: number, privileged: boolean): string {
   const pointer = privileged ? s.kernelPointer.padStart(16, '0') : '0000000000000000';
   const head =
     `${String(sl).padStart(4)}: ${procHex(s.localAddress)}:${hex(s.localPort, 4)} ` +
-    `${procHex(s.remoteAddress)}:${hex(s.remotePort, 4)} ${hex(STATE_CODE[s.state], 2)} ` +
+    `${procHex(s.remoteAddress)}:${hex(s.remotePort, 4)} ${hex(stateCode(s.state), 2)} ` +
     `${hex(s.txQueue, 8)}:${hex(s.rxQueue, 8)} ${hex(s.timer, 2)}:${hex(s.timerWhen, 8)} ${hex(s.retransmits, 8)}`;
   if (s.state === 'TIME_WAIT') {
     // get_timewait4_sock / get_timewait6_sock: uid 0, timeout 0, inode 0, refcnt 3, and nothing after the pointer.

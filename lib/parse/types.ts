@@ -29,22 +29,8 @@ export type Parsed<T> =
 export const accept = <T>(value: T): Parsed<T> => ({ ok: true, value });
 export const reject = <T = never>(problem: InputProblem): Parsed<T> => ({ ok: false, problem });
 
-/** One `{key, count}` row of a ranked list (sorted by count descending, then key ascending). */
-export type TcpState =
-  | 'ESTABLISHED'
-  | 'SYN_SENT'
-  | 'SYN_RECV'
-  | 'FIN_WAIT1'
-  | 'FIN_WAIT2'
-  | 'TIME_WAIT'
-  | 'CLOSE'
-  | 'CLOSE_WAIT'
-  | 'LAST_ACK'
-  | 'LISTEN'
-  | 'CLOSING';
-
 /** The kernel's TCP states in the order of include/net/tcp_states.h: `TCP_STATES[code - 1]` is the state of code. */
-export const TCP_STATES: readonly TcpState[] = [
+export const TCP_STATES = [
   'ESTABLISHED',
   'SYN_SENT',
   'SYN_RECV',
@@ -56,7 +42,9 @@ export const TCP_STATES: readonly TcpState[] = [
   'LAST_ACK',
   'LISTEN',
   'CLOSING',
-];
+] as const;
+
+export type TcpState = (typeof TCP_STATES)[number];
 
 export type Direction = 'outbound' | 'inbound' | 'unknown';
 
