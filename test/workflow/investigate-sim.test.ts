@@ -159,6 +159,18 @@ describe('every injected fault ends in a complete report that states what degrad
     });
   });
 
+  it.concurrent('latency (150 ms on every API request): slower, but nothing beyond the scenario degrades', async () => {
+    await withSim('default', { latencyMs: 150 }, async (sim) => {
+      const run = await investigateSim(sim);
+      const report = expectComplete(run);
+      // The default scenario's own pod census degradations (a forbidden pod, distroless images) and nothing else.
+      expect(steps(report)).toEqual(['pod census']);
+      expect(report.capture.status).toBe('complete');
+      expect(key(report.pods[0]!)).toBe(sim.expected.culprit);
+      expect(sim.jobs()).toEqual([]);
+    });
+  });
+
   it.concurrent('rateLimit (429) that the retries absorb: no degradation, retries honoured Retry-After', async () => {
     await withSim('default', { rateLimit: 3 }, async (sim) => {
       const run = await investigateSim(sim);
