@@ -22,6 +22,14 @@ export const ACTIVITIES = Object.freeze({
 
 export type ActivityName = (typeof ACTIVITIES)[keyof typeof ACTIVITIES];
 
+/** The orchestrators: `investigateSnat` (one node) and `investigateAlert` (an alert's nodes, as sub-orchestrations). */
+export const ORCHESTRATIONS = Object.freeze({
+  investigateSnat: 'investigateSnat',
+  investigateAlert: 'investigateAlert',
+} as const);
+
+export type OrchestrationName = (typeof ORCHESTRATIONS)[keyof typeof ORCHESTRATIONS];
+
 /** The node to investigate: by name, or by the exact InternalIP the load balancer reports. */
 export type NodeQuery = { readonly name: string } | { readonly ip: string };
 

@@ -16,20 +16,21 @@
  * named in `cleanupActivities`, which still run (with a signal of their own) so the generator's `finally` can delete
  * what it created. The run then rejects with `WorkflowCancelledError`.
  */
-import type { Ops } from '../../orchestrations/investigate.js';
+import type { WorkflowOps } from '../../orchestrations/alert.js';
 import { roundTrip } from './json.js';
 
 export type Descriptor =
   | { readonly kind: 'call'; readonly activity: string; readonly input: unknown }
   | { readonly kind: 'all'; readonly items: readonly Descriptor[] }
-  | { readonly kind: 'sleep'; readonly ms: number };
+  | { readonly kind: 'sleep'; readonly ms: number }
+  | { readonly kind: 'sub'; readonly orchestrator: string; readonly input: unknown; readonly instanceId: string };
 
 /** durable-functions 3.x, `CompoundTask`'s constructor (src/task/CompoundTask.ts). */
 export const EMPTY_ALL_MESSAGE =
   'When constructing a CompoundTask (such as Task.all() or Task.any()), you must specify at least one Task.';
 
 /** The Ops port over descriptors. `all([])` throws where Durable's `Task.all([])` throws: when it is built. */
-export function localOps(now: () => Date, onStatus?: (status: unknown) => void): Ops<Descriptor> {
+export function localOps(now: () => Date, onStatus?: (status: unknown) => void): WorkflowOps<Descriptor> {
   return {
     call: (activity, input) => ({ kind: 'call', activity, input }),
     all: (handles) => {
@@ -37,6 +38,7 @@ export function localOps(now: () => Date, onStatus?: (status: unknown) => void):
       return { kind: 'all', items: [...handles] };
     },
     sleep: (ms) => ({ kind: 'sleep', ms }),
+    sub: (orchestrator, input, instanceId) => ({ kind: 'sub', orchestrator, input, instanceId }),
     now: () => new Date(now().getTime()),
     status: (status) => onStatus?.(status),
   };
@@ -93,7 +95,12 @@ export interface DriverOptions<C> {
   readonly cleanupActivities?: readonly string[];
   /** Bound on one activity's input or output as JSON; Durable keeps history messages small. Default 64 KiB. */
   readonly maxPayloadBytes?: number;
+  /** Workflows that `ops.sub` may start, by name; each runs with these options (its custom status is not reported). */
+  readonly orchestrators?: Readonly<Record<string, Workflow<never, unknown>>>;
 }
+
+/** A workflow generator the driver runs (`investigateSnat`, `investigateAlert`). */
+export type Workflow<I, R> = (input: I, ops: WorkflowOps<Descriptor>) => Generator<Descriptor, R, unknown>;
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 
@@ -120,7 +127,7 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 /** Runs `workflow(input, ops)` to completion. Rejects with what the generator throws, or `WorkflowCancelledError`. */
 export async function runWorkflow<I, R, C>(
-  workflow: (input: I, ops: Ops<Descriptor>) => Generator<Descriptor, R, unknown>,
+  workflow: (input: I, ops: WorkflowOps<Descriptor>) => Generator<Descriptor, R, unknown>,
   input: I,
   options: DriverOptions<C>,
 ): Promise<R> {
@@ -177,7 +184,19 @@ export async function runWorkflow<I, R, C>(
     return copy;
   };
 
-  const execute = async (d: Descriptor): Promise<unknown> => {
+  // A descriptor is a task, as in Durable: yielded again (alone, or in another `all`), it gives its outcome and does
+  // not run again (orchestrations/alert.ts waits for a failed wave's tasks one by one).
+  const started = new WeakMap<Descriptor, Promise<unknown>>();
+  const execute = (d: Descriptor): Promise<unknown> => {
+    let p = started.get(d);
+    if (p === undefined) {
+      p = run(d);
+      started.set(d, p);
+    }
+    return p;
+  };
+
+  const run = async (d: Descriptor): Promise<unknown> => {
     switch (d.kind) {
       case 'call':
         return callActivity(d.activity, d.input);
@@ -191,6 +210,22 @@ export async function runWorkflow<I, R, C>(
         const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
         if (failed) throw failed.reason;
         return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+      }
+      case 'sub': {
+        if (signal.aborted) throw new WorkflowCancelledError();
+        const child = options.orchestrators?.[d.orchestrator];
+        if (!child) throw new Error(`no orchestrator named ${JSON.stringify(d.orchestrator)} is registered`);
+        const { onStatus: _parentStatus, ...childOptions } = options;
+        try {
+          return await runWorkflow(child, json(d.input, `the input of sub-orchestration ${d.instanceId}`) as never, {
+            ...childOptions,
+            signal,
+          });
+        } catch (e) {
+          if (isWorkflowCancelled(e)) throw e;
+          // As Durable: the parent sees the child's failure as an error with its message.
+          throw new ActivityFailedError(d.orchestrator, messageOf(e), e);
+        }
       }
     }
   };

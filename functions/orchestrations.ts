@@ -1,0 +1,16 @@
+/** The orchestrators (orchestrations/): registrations only, the workflow is in the generators. */
+import df from 'durable-functions';
+import { investigateAlert } from '../orchestrations/alert.js';
+import type { AlertInvestigationInput } from '../orchestrations/alert.js';
+import { durableOps } from '../orchestrations/durable.js';
+import { investigateSnat } from '../orchestrations/investigate.js';
+import type { InvestigationInput } from '../orchestrations/investigate.js';
+import { ORCHESTRATIONS } from '../lib/workflow/contracts.js';
+
+df.app.orchestration(ORCHESTRATIONS.investigateSnat, function* (context) {
+  return yield* investigateSnat(context.df.getInput<InvestigationInput>(), durableOps(context));
+});
+
+df.app.orchestration(ORCHESTRATIONS.investigateAlert, function* (context) {
+  return yield* investigateAlert(context.df.getInput<AlertInvestigationInput>(), durableOps(context));
+});

@@ -1,0 +1,58 @@
+/**
+ * How the Functions app runs an activity of the investigation: the same activity function as the in-process driver,
+ * given an `ActivityContext` built per invocation by an `ActivityContextFactory`.
+ *
+ * The production factory (kube clients from lib/azure, the Blob evidence store and report output, settings from
+ * lib/config) is wired by the app's startup with `setActivityContextFactory`; until then an activity fails with a
+ * message saying so. Tests set a factory built against the simulated cluster.
+ */
+import type { ActivityContext } from './context.js';
+import type { ActivityFunction } from './driver.js';
+
+/** What the factory may use from the Functions invocation (a subset of `InvocationContext`). */
+export interface ActivityInvocation {
+  readonly invocationId: string;
+  readonly functionName: string;
+}
+
+export interface ActivityContextFactory {
+  create(activity: string, invocation: ActivityInvocation): ActivityContext | Promise<ActivityContext>;
+}
+
+export class ActivityHostNotConfiguredError extends Error {
+  readonly code = 'ActivityHostNotConfigured';
+  constructor(activity: string) {
+    super(
+      `activity ${activity}: no ActivityContextFactory is configured (setActivityContextFactory at the app's startup)`,
+    );
+    this.name = 'ActivityHostNotConfiguredError';
+  }
+}
+
+const unconfigured: ActivityContextFactory = {
+  create: (activity) => {
+    throw new ActivityHostNotConfiguredError(activity);
+  },
+};
+
+let factory: ActivityContextFactory = unconfigured;
+
+/** Sets the factory every activity handler uses from now on; `null` restores the unconfigured one. */
+export function setActivityContextFactory(next: ActivityContextFactory | null): void {
+  factory = next ?? unconfigured;
+}
+
+/**
+ * The handler registered for one activity: builds the context at call time (so registration, at import, needs no
+ * settings), runs the activity. A throw is the activity's failure: Durable records its message and retries per the
+ * activity's policy.
+ */
+export function activityHandler(
+  activity: string,
+  fn: ActivityFunction<ActivityContext>,
+): (input: unknown, invocation: ActivityInvocation) => Promise<unknown> {
+  return async (input, invocation) => {
+    const context = await factory.create(activity, invocation);
+    return fn(context, input as never);
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The Functions app's registrations (functions/index.ts), captured by patching `@azure/functions`' `app.generic` and
+ * `app.http` before the import: replay-engine level, not host level. And the registered activity handlers, called as
+ * the host would call them, against the simulated cluster.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InvocationContext } from '@azure/functions';
+import { ACTIVITIES, ORCHESTRATIONS } from '../../lib/workflow/contracts.js';
+import type { ListPodsOutput, ResolveTargetOutput } from '../../lib/workflow/contracts.js';
+import { setActivityContextFactory } from '../../lib/workflow/activity-host.js';
+import { MemoryEvidenceStore } from '../../lib/workflow/context.js';
+import { startSim } from '../../sim/server.js';
+import type { RunningSim } from '../../sim/server.js';
+import { loadApp, triggerType } from '../helpers/df-harness.js';
+import type { Registration } from '../helpers/df-harness.js';
+import { simContextFactory } from './sim-context.js';
+
+let registry: Map<string, Registration>;
+let sim: RunningSim;
+
+beforeAll(async () => {
+  registry = await loadApp();
+  sim = await startSim({ scenario: 'default', timeScale: 0.05 });
+});
+afterAll(() => sim.close());
+afterEach(() => setActivityContextFactory(null));
+
+type ActivityHandler = (input: unknown, context: InvocationContext) => Promise<unknown>;
+const handlerOf = (name: string) => registry.get(name)!.options.handler as unknown as ActivityHandler;
+const invocation = (name: string) => new InvocationContext({ functionName: name, invocationId: `inv-${name}` });
+
+describe('registrations of functions/index.ts (replay-engine level, not host level)', () => {
+  it('every activity of contracts.ts ACTIVITIES is an activity, both orchestrators are orchestrators, nothing else', () => {
+    const activities = [...registry.values()].filter((r) => triggerType(r) === 'activityTrigger').map((r) => r.name);
+    const orchestrators = [...registry.values()]
+      .filter((r) => triggerType(r) === 'orchestrationTrigger')
+      .map((r) => r.name);
+    expect(activities.sort()).toEqual(Object.values(ACTIVITIES).sort());
+    expect(orchestrators.sort()).toEqual(Object.values(ORCHESTRATIONS).sort());
+    expect(registry.size).toBe(activities.length + orchestrators.length);
+    for (const r of registry.values()) expect(r.via).toBe('generic');
+  });
+
+  it('an activity run before the context factory is wired fails with a message saying so', async () => {
+    await expect(
+      handlerOf(ACTIVITIES.resolveTarget)({ node: { name: 'x' } }, invocation('resolveTarget')),
+    ).rejects.toThrow(/resolveTarget: no ActivityContextFactory is configured/);
+  });
+
+  it('the registered handlers run the same activity functions, against the simulated cluster', async () => {
+    const store = new MemoryEvidenceStore();
+    const created: string[] = [];
+    setActivityContextFactory({
+      create: (activity, inv) => {
+        created.push(`${activity}@${inv.invocationId}`);
+        return simContextFactory(sim, store).create(activity, inv);
+      },
+    });
+    const target = (await handlerOf(ACTIVITIES.resolveTarget)(
+      { node: { ip: sim.expected.nodeIp } },
+      invocation('resolveTarget'),
+    )) as ResolveTargetOutput;
+    expect(target).toMatchObject({ found: true, name: sim.expected.node, ip: sim.expected.nodeIp });
+    const listed = (await handlerOf(ACTIVITIES.listPods)(
+      { investigationId: 'reg-1', nodeName: sim.expected.node, now: '2026-11-26T10:00:00.000Z' },
+      invocation('listPods'),
+    )) as ListPodsOutput;
+    expect(listed).toEqual({ ref: 'reg-1/pods', pods: 13 });
+    expect(created).toEqual(['resolveTarget@inv-resolveTarget', 'listPods@inv-listPods']);
+    // A thrown activity keeps its message across the wrapper (Durable records it as the task's failure).
+    await expect(
+      handlerOf(ACTIVITIES.censusPods)(
+        { investigationId: 'reg-1', podsRef: 'nope', start: 0, end: 1 },
+        invocation('censusPods'),
+      ),
+    ).rejects.toThrow(/evidence store: no entry "nope"/);
+  });
+});
