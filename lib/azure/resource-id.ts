@@ -114,3 +114,4 @@ export function requireType(raw: string, fullType: string): ResourceId {
 
 export const LOAD_BALANCER_TYPE = 'Microsoft.Network/loadBalancers';
 export const MANAGED_CLUSTER_TYPE = 'Microsoft.ContainerService/managedClusters';
+export const NAT_GATEWAY_TYPE = 'Microsoft.Network/natGateways';

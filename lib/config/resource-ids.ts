@@ -1,25 +1,33 @@
 /**
- * Azure resource ids the settings and the intake accept. ARM ids are case-insensitive (alerts send them lower-cased),
- * so the checks are too, and keys compare lower-cased. The rules follow ARM's naming limits: subscription GUID,
- * resource group 1-90 of [-\w._()] not ending in '.', resource names per type.
+ * The kinds of Azure resource id the settings and the intake accept, on top of lib/azure/resource-id.ts (the one ARM
+ * id parser): a well-formed id of the right type, whose name also follows that type's naming rule. ARM ids are
+ * case-insensitive (alerts send them lower-cased), so every check is too, and keys compare lower-cased.
  */
-const SUBSCRIPTION = '/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const GROUP = '/resourcegroups/[-\\w._()]{0,89}[-\\w_()]';
-
-function idPattern(provider: string, nameRule: string): RegExp {
-  return new RegExp(`^${SUBSCRIPTION}${GROUP}/providers/${provider}/${nameRule}$`, 'i');
-}
+import {
+  NAT_GATEWAY_TYPE,
+  LOAD_BALANCER_TYPE,
+  MANAGED_CLUSTER_TYPE,
+  parseResourceId,
+  fullTypeKey,
+} from '../azure/resource-id.js';
 
 /** AKS cluster names: 1-63 letters, digits, hyphens and underscores, starting and ending with a letter or digit. */
-const AKS = idPattern('microsoft\\.containerservice/managedclusters', '[a-z0-9](?:[-_a-z0-9]{0,61}[a-z0-9])?');
+const AKS_NAME = /^[a-z0-9](?:[-_a-z0-9]{0,61}[a-z0-9])?$/i;
 /** Load balancer and NAT gateway names: 1-80 of [-\w.], starting with a letter or digit, ending with a letter, digit or _. */
-const NETWORK_NAME = '[a-z0-9](?:[-\\w.]{0,78}[\\w])?';
-const LOAD_BALANCER = idPattern('microsoft\\.network/loadbalancers', NETWORK_NAME);
-const NAT_GATEWAY = idPattern('microsoft\\.network/natgateways', NETWORK_NAME);
+const NETWORK_NAME = /^[a-z0-9](?:[-\w.]{0,78}\w)?$/i;
 
-export const isAksClusterId = (id: string): boolean => AKS.test(id);
-export const isLoadBalancerId = (id: string): boolean => LOAD_BALANCER.test(id);
-export const isNatGatewayId = (id: string): boolean => NAT_GATEWAY.test(id);
+function isIdOf(id: string, fullType: string, name: RegExp): boolean {
+  try {
+    const parsed = parseResourceId(id);
+    return fullTypeKey(parsed) === fullType.toLowerCase() && name.test(parsed.name);
+  } catch {
+    return false;
+  }
+}
+
+export const isAksClusterId = (id: string): boolean => isIdOf(id, MANAGED_CLUSTER_TYPE, AKS_NAME);
+export const isLoadBalancerId = (id: string): boolean => isIdOf(id, LOAD_BALANCER_TYPE, NETWORK_NAME);
+export const isNatGatewayId = (id: string): boolean => isIdOf(id, NAT_GATEWAY_TYPE, NETWORK_NAME);
 
 /** The form ids are compared and keyed in. */
 export const canonicalResourceId = (id: string): string => id.toLowerCase();
