@@ -19,6 +19,8 @@ import type {
   DeleteCaptureOutput,
   ListPodsOutput,
   NodeQuery,
+  NotifyReportInput,
+  NotifyReportOutput,
   ResolveTargetOutput,
   StartCaptureOutput,
   WriteReportOutput,
@@ -74,6 +76,11 @@ export interface InvestigationInput {
   readonly trigger: ReportTrigger;
   readonly timing?: Partial<WorkflowTiming>;
   readonly fanOut?: Partial<CensusFanOut>;
+  /**
+   * The notify step: `false` skips it (no target is configured: the in-process driver sets it from its settings);
+   * absent or `true`, notifyReport runs, and sends to whatever targets the responder's settings name.
+   */
+  readonly notify?: boolean;
 }
 
 export type InvestigationPhase =
@@ -105,6 +112,8 @@ export type InvestigationResult =
       /** What the workflow itself degraded (the report also lists what the activities found). */
       readonly degraded: Degradation[];
       readonly cleanup: CleanupOutcome;
+      /** The deliveries; null when the step was skipped or failed (then `degraded` says why). */
+      readonly notifications?: NotifyReportOutput | null;
     }
   | {
       readonly outcome: 'target-not-found';
@@ -357,10 +366,28 @@ export function* investigateSnat<H>(
       censusRefs,
       captureRef,
       rawCapture,
-      degraded,
+      // A copy: the notify step may add to `degraded` later, and the replay engine keeps this input by reference.
+      degraded: [...degraded],
     })) as WriteReportOutput;
+
+    // After the report is stored, and never at its cost: a failure here is recorded, the result stays `reported`.
+    let notifications: NotifyReportOutput | null = null;
+    // Still 'reporting' while it runs (a new phase would be a new value for the status readers to know).
+    if (input.notify !== false) {
+      try {
+        notifications = (yield ops.call(ACTIVITIES.notifyReport, {
+          investigationId: id,
+          reportRef: report.reportRef,
+        } satisfies NotifyReportInput)) as NotifyReportOutput;
+      } catch (e) {
+        degraded.push({
+          step: 'notify',
+          reason: `the report's notifications could not be completed (${messageOf(e)}); the report stands as written`,
+        });
+      }
+    }
     setStatus('done');
-    return { outcome: 'reported', node, report, rawCapture, degraded, cleanup: job.cleanup };
+    return { outcome: 'reported', node, report, rawCapture, degraded, cleanup: job.cleanup, notifications };
   } finally {
     // Any failure above (or a cancelled run): the Job is deleted all the same.
     if (job.owed) yield* deleteCapture();

@@ -240,6 +240,7 @@ export class BlobReportStore {
       }),
       writeReport: (report) => this.writeReport(location, report),
       writeRaw: (name, text) => this.writeRaw(location, name, text),
+      readLink: (path, ttlSeconds) => this.readLink(path, ttlSeconds),
     };
   }
 

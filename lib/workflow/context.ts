@@ -26,6 +26,20 @@ export interface InvestigationSettings {
   /** Per exec, handshake to exit status. */
   readonly execTimeoutMs?: number;
   readonly logLimitBytes?: number;
+  /** Where the report's summary is sent once written (SNAT_TEAMS_WEBHOOK_URL, SNAT_WEBHOOK_URL + SNAT_WEBHOOK_SECRET). */
+  readonly notify?: NotifySettings;
+}
+
+export interface NotifySettings {
+  readonly teamsWebhookUrl?: string;
+  readonly webhook?: { readonly url: string; readonly secret: string };
+  /** Lifetime of the report's read link (SNAT_REPORT_LINK_TTL_MINUTES x 60); default one day. */
+  readonly linkTtlSeconds?: number;
+}
+
+/** Whether the settings name any notification target (none: the workflow skips the notify step). */
+export function hasNotifyTargets(notify: NotifySettings | undefined): boolean {
+  return Boolean(notify?.teamsWebhookUrl) || notify?.webhook !== undefined;
 }
 
 /**
@@ -63,6 +77,11 @@ export interface ReportOutput {
   writeReport(report: Report): Promise<{ json: string; markdown: string; html: string }>;
   /** Keeps a raw file next to the report (the capture log); returns where. */
   writeRaw(name: 'capture.log', text: string): Promise<string>;
+  /**
+   * A time-limited read link to one of the files (a path or URL `paths()` gave), for notifications. Absent where
+   * there is no such thing (a local folder): the notification then names the path.
+   */
+  readLink?(path: string, ttlSeconds: number): Promise<string>;
 }
 
 export function folderOutput(dir: string): ReportOutput {

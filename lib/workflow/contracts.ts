@@ -18,6 +18,7 @@ export const ACTIVITIES = Object.freeze({
   collectCapture: 'collectCapture',
   deleteCapture: 'deleteCapture',
   writeReport: 'writeReport',
+  notifyReport: 'notifyReport',
 } as const);
 
 export type ActivityName = (typeof ACTIVITIES)[keyof typeof ACTIVITIES];
@@ -186,4 +187,31 @@ export interface WriteReportOutput {
   /** `namespace/name` of the first ranked pod, null when none. */
   readonly top: string | null;
   readonly degraded: number;
+}
+
+// notifyReport -----------------------------------------------------------------------------------------------------
+
+export interface NotifyReportInput {
+  readonly investigationId: string;
+  /** Store key of the full `Report` (writeReport's `reportRef`). */
+  readonly reportRef: string;
+}
+
+/** One target's delivery; the label names it by its configured name or origin, never by its URL (a secret). */
+export interface NotificationOutcome {
+  readonly target: string;
+  readonly kind: 'teams' | 'webhook';
+  readonly ok: boolean;
+  /** The last HTTP status, absent when none came back (network failure, nothing sent). */
+  readonly status?: number;
+  readonly attempts: number;
+}
+
+export interface NotifyReportOutput {
+  /** One per configured target, in the settings' order (Teams first, then the webhook). */
+  readonly targets: NotificationOutcome[];
+  /** What the notifications link to: a read link (SAS), the artifact's path (no links from a folder), or nothing. */
+  readonly link: 'read-link' | 'path' | 'none';
+  /** True when the report was written again with the failures in its `degraded`. */
+  readonly rewritten: boolean;
 }

@@ -14,7 +14,7 @@ import { execInPod } from '../k8s/exec.js';
 import type { ExecFn } from '../k8s/exec.js';
 import type { Report } from '../report/model.js';
 import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from './activities/index.js';
-import { MemoryEvidenceStore } from './context.js';
+import { MemoryEvidenceStore, hasNotifyTargets } from './context.js';
 import type { ActivityContext, EvidenceStore, InvestigationSettings, ReportOutput } from './context.js';
 import { runWorkflow } from './driver.js';
 import type { ActivityEvent } from './driver.js';
@@ -60,7 +60,12 @@ export async function runInvestigation(options: RunInvestigationOptions): Promis
     exec,
     missingTools,
   });
-  const result = await runWorkflow(investigateSnat, options.input, {
+  // No target: the workflow skips the notify step rather than call an activity that would send nothing.
+  const input: InvestigationInput = {
+    ...options.input,
+    notify: options.input.notify ?? hasNotifyTargets(options.settings.notify),
+  };
+  const result = await runWorkflow(investigateSnat, input, {
     activities: INVESTIGATION_ACTIVITIES,
     context,
     cleanupActivities: CLEANUP_ACTIVITIES,

@@ -45,6 +45,7 @@ export const ACTIVITY_RETRY: Readonly<Record<ActivityName, RetryKind>> = Object.
   [ACTIVITIES.collectCapture]: 'cluster',
   [ACTIVITIES.deleteCapture]: 'cluster',
   [ACTIVITIES.writeReport]: 'report',
+  [ACTIVITIES.notifyReport]: 'notify',
 });
 
 /** The policy of an activity by name; null for a name with none (called without retry). */

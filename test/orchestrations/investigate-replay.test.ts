@@ -59,6 +59,16 @@ describe('investigateSnat, replay-engine level (not host level): the recorded re
       maxNumberOfAttempts: RETRY_POLICIES.report.maxAttempts,
       firstRetryIntervalInMilliseconds: RETRY_POLICIES.report.firstRetryMs,
     });
+    const notifyAction = host.actions.find((a) => a.functionName === ACTIVITIES.notifyReport)!;
+    expect(notifyAction.retryOptions).toMatchObject({
+      maxNumberOfAttempts: RETRY_POLICIES.notify.maxAttempts,
+      firstRetryIntervalInMilliseconds: RETRY_POLICIES.notify.firstRetryMs,
+    });
+    // The recorded run notified its Teams receiver (a folder output: the link is the HTML file's path).
+    expect(names(host).at(-1)).toBe(ACTIVITIES.notifyReport);
+    expect(resultOf(end)).toMatchObject({
+      notifications: { targets: [{ kind: 'teams', ok: true, status: 200, attempts: 1 }], link: 'path' },
+    });
     const resolve = host.actions.find((a) => a.functionName === ACTIVITIES.resolveTarget)!;
     expect(resolve.retryOptions).toMatchObject({ maxNumberOfAttempts: 3, backoffCoefficient: 2 });
     const timers = [...host.byId.values()].filter((s) => s.kind === 'timer');
@@ -159,6 +169,12 @@ function scripted(overrides: Partial<Record<string, (s: Scheduled) => Answer>> =
         degraded: i.degraded.length,
       });
     },
+    notifyReport: () =>
+      ok({
+        targets: [{ target: 'teams https://example.test', kind: 'teams', ok: true, status: 200, attempts: 1 }],
+        link: 'read-link',
+        rewritten: false,
+      }),
   };
   return (s) => (overrides[s.name!] ?? base[s.name!]!)(s);
 }
@@ -248,7 +264,7 @@ describe('investigateSnat, replay-engine level (not host level): failures and ed
     expect(host.now().getTime()).toBeGreaterThanOrEqual(deadline + INPUT.timing.deadlineMarginMs);
     expect(host.now().getTime()).toBeLessThan(deadline + INPUT.timing.deadlineMarginMs + 1_000);
     expect(host.scheduledActivities(ACTIVITIES.collectCapture)).toEqual([]);
-    expect(names(host).slice(-2)).toEqual([ACTIVITIES.deleteCapture, ACTIVITIES.writeReport]);
+    expect(names(host).slice(-3)).toEqual([ACTIVITIES.deleteCapture, ACTIVITIES.writeReport, ACTIVITIES.notifyReport]);
     const result = resultOf(end);
     expect(result.outcome === 'reported' && result.degraded[0]!.reason).toMatch(
       /was never scheduled on the node \(unschedulable: 0\/3 nodes/,
@@ -282,6 +298,37 @@ describe('investigateSnat, replay-engine level (not host level): failures and ed
       reason: 'not-found',
       message: 'no node has InternalIP 10.224.0.4',
     });
+  });
+
+  it('notifyReport failing on every attempt: the orchestration completes with its report, the failure recorded', async () => {
+    const host = newHost(INPUT, T0);
+    const end = await drive(host, {
+      respond: scripted({ notifyReport: () => ({ ok: false, reason: 'blob: 503 ServerBusy' }) }),
+    });
+    expect(end.failed).toBe(false);
+    expect(end.state.isDone).toBe(true);
+    expect(host.scheduledActivities(ACTIVITIES.notifyReport)).toHaveLength(RETRY_POLICIES.notify.maxAttempts);
+    expect(host.scheduledActivities(ACTIVITIES.notifyReport).map((s) => s.attempt)).toEqual([1, 2, 3, 4]);
+    expect(host.scheduledActivities(ACTIVITIES.deleteCapture)).toHaveLength(1);
+    const result = resultOf(end);
+    expect(result).toMatchObject({
+      outcome: 'reported',
+      cleanup: 'deleted',
+      notifications: null,
+      report: { reportRef: 'inv/report', html: 'r.html' },
+    });
+    expect(result.outcome === 'reported' && result.degraded).toEqual([
+      { step: 'notify', reason: expect.stringContaining('blob: 503 ServerBusy') as unknown },
+    ]);
+    expect(end.state.customStatus).toMatchObject({ phase: 'done' });
+  });
+
+  it('notify: false in the input (no target configured): no notifyReport is scheduled', async () => {
+    const host = newHost({ ...INPUT, notify: false }, T0);
+    const end = await drive(host, { respond: scripted() });
+    expect(end.failed).toBe(false);
+    expect(names(host).at(-1)).toBe(ACTIVITIES.writeReport);
+    expect(resultOf(end)).toMatchObject({ outcome: 'reported', degraded: [], notifications: null });
   });
 
   it('writeReport failing on every attempt fails the orchestration, after the Job was deleted', async () => {

@@ -10,6 +10,7 @@ import { investigateSim } from '../workflow/sim-run.js';
 import type { SimRun } from '../workflow/sim-run.js';
 import type { Answer } from './replay-drive.js';
 import type { Scheduled } from '../helpers/df-harness.js';
+import { startReceiver } from '../notify/receiver.js';
 
 export type Ended = Extract<ActivityEvent, { type: 'end' }>;
 
@@ -22,8 +23,10 @@ export interface RecordedRun {
   readonly windowStart: Date;
 }
 
+/** With a Teams target on a loopback receiver: the recording includes the notify step (linking to a local path). */
 export async function recordRun(investigationId = 'replay-rec-1'): Promise<RecordedRun> {
   const sim = await startSim({ scenario: 'default', timeScale: 0.05 });
+  const receiver = await startReceiver();
   try {
     const input: InvestigationInput = {
       investigationId,
@@ -32,13 +35,17 @@ export async function recordRun(investigationId = 'replay-rec-1'): Promise<Recor
       trigger: { kind: 'cli', source: 'test' },
       timing: { pollIntervalMs: 100, maxPollIntervalMs: 200, stuckGraceMs: 300 },
     };
-    const run = await investigateSim(sim, { input });
+    const run = await investigateSim(sim, {
+      input,
+      settings: { notify: { teamsWebhookUrl: `${receiver.origin}/teams` } },
+    });
+    if (receiver.received.length !== 1) throw new Error('the recorded run did not notify the receiver');
     const calls = run.events.filter((e): e is Ended => e.type === 'end');
     const start = calls.find((c) => c.activity === 'startCapture');
     if (!start) throw new Error('the recorded run did not start a capture');
     return { input, run, calls, windowStart: new Date((start.input as { now: string }).now) };
   } finally {
-    await sim.close();
+    await Promise.all([sim.close(), receiver.close()]);
   }
 }
 

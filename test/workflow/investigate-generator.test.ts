@@ -67,6 +67,11 @@ const DEFAULT_SCRIPT: Script = {
     top: 'a/b',
     degraded: 0,
   }),
+  notifyReport: () => ({
+    targets: [{ target: 'teams https://example.test', kind: 'teams', ok: true, status: 200, attempts: 1 }],
+    link: 'read-link',
+    rewritten: false,
+  }),
 };
 
 interface Trace {
@@ -135,8 +140,11 @@ describe('investigateSnat with scripted activities', () => {
       'collectCapture',
       'deleteCapture',
       'writeReport',
+      'notifyReport',
     ]);
     expect(result).toMatchObject({ outcome: 'reported', cleanup: 'deleted', degraded: [] });
+    expect(trace.inputs.at(-1)).toEqual(['notifyReport', { investigationId: 'inv-1', reportRef: 'inv-1/report' }]);
+    expect(result.outcome === 'reported' && result.notifications).toEqual(DEFAULT_SCRIPT.notifyReport!({} as never, 0));
     const report = trace.inputs.find(([name]) => name === 'writeReport')![1];
     expect(report).toMatchObject({
       censusRefs: ['inv-1/census/0', 'inv-1/census/2', 'inv-1/census/4'],
@@ -176,7 +184,7 @@ describe('investigateSnat with scripted activities', () => {
     const trace = run({ startCapture: fail('create job x: HTTP 500') });
     const result = await trace.result;
     expect(trace.schedule).not.toContain('checkCapture');
-    expect(trace.schedule.slice(-2)).toEqual(['deleteCapture', 'writeReport']);
+    expect(trace.schedule.slice(-3)).toEqual(['deleteCapture', 'writeReport', 'notifyReport']);
     expect(result.outcome === 'reported' && result.degraded).toEqual([
       {
         step: 'capture',
@@ -262,6 +270,28 @@ describe('investigateSnat with scripted activities', () => {
     expect(result).toMatchObject({ cleanup: 'failed' });
     const report = trace.inputs.find(([name]) => name === 'writeReport')![1] as { degraded: Array<{ step: string }> };
     expect(report.degraded.map((d) => d.step)).toEqual(['cleanup']);
+    expect(trace.schedule.filter((s) => s === 'deleteCapture')).toHaveLength(1);
+  });
+
+  it('notify: false (no target configured) skips the step: no notifyReport call', async () => {
+    const trace = run({}, { ...INPUT, notify: false });
+    const result = await trace.result;
+    expect(trace.schedule).not.toContain('notifyReport');
+    expect(trace.schedule.at(-1)).toBe('writeReport');
+    expect(result).toMatchObject({ outcome: 'reported', degraded: [], notifications: null });
+  });
+
+  it('notifyReport throwing is recorded; the investigation is still reported, after the one cleanup', async () => {
+    const trace = run({ notifyReport: fail('blob: 503 ServerBusy') });
+    const result = await trace.result;
+    expect(result).toMatchObject({ outcome: 'reported', cleanup: 'deleted', notifications: null });
+    expect(result.outcome === 'reported' && result.degraded).toEqual([
+      {
+        step: 'notify',
+        reason:
+          "the report's notifications could not be completed (blob: 503 ServerBusy); the report stands as written",
+      },
+    ]);
     expect(trace.schedule.filter((s) => s === 'deleteCapture')).toHaveLength(1);
   });
 

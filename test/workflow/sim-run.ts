@@ -11,6 +11,7 @@ import { makeKubeClients } from '../../lib/k8s/access.js';
 import { DEFAULT_CAPTURE_NAMESPACE } from '../../lib/k8s/capture-job.js';
 import type { RetryInfo } from '../../lib/k8s/retry.js';
 import { folderOutput } from '../../lib/workflow/context.js';
+import type { InvestigationSettings, ReportOutput } from '../../lib/workflow/context.js';
 import type { ActivityEvent } from '../../lib/workflow/driver.js';
 import { runInvestigation } from '../../lib/workflow/investigation.js';
 import type { InvestigationRun } from '../../lib/workflow/investigation.js';
@@ -34,6 +35,10 @@ export async function investigateSim(
     onActivity?: (event: ActivityEvent) => void;
     input?: Partial<InvestigationInput>;
     signal?: AbortSignal;
+    /** Added to the default settings (notification targets, say). */
+    settings?: Partial<InvestigationSettings>;
+    /** Instead of a fresh temporary folder (`out` is then that folder all the same, left empty). */
+    output?: ReportOutput;
   } = {},
 ): Promise<SimRun> {
   const out = mkdtempSync(join(tmpdir(), 'snat-investigate-'));
@@ -55,9 +60,9 @@ export async function investigateSim(
       timing: { pollIntervalMs: 100, maxPollIntervalMs: 200, stuckGraceMs: 300 },
       ...options.input,
     },
-    settings: { namespace: DEFAULT_CAPTURE_NAMESPACE, allocatedPorts: 1024, privateCidrs: [] },
+    settings: { namespace: DEFAULT_CAPTURE_NAMESPACE, allocatedPorts: 1024, privateCidrs: [], ...options.settings },
     classifier: new AddressClassifier(),
-    output: folderOutput(out),
+    output: options.output ?? folderOutput(out),
     ...(options.signal ? { signal: options.signal } : {}),
     onStatus: (s) => statuses.push(s),
     onActivity: (e) => {

@@ -11,6 +11,7 @@ import { checkCapture } from './checkCapture.js';
 import { collectCapture } from './collectCapture.js';
 import { deleteCapture } from './deleteCapture.js';
 import { listPods } from './listPods.js';
+import { notifyReport } from './notifyReport.js';
 import { resolveTarget } from './resolveTarget.js';
 import { startCapture } from './startCapture.js';
 import { writeReport } from './writeReport.js';
@@ -25,6 +26,7 @@ export const INVESTIGATION_ACTIVITIES: Readonly<Record<ActivityName, ActivityFun
     [ACTIVITIES.collectCapture]: collectCapture,
     [ACTIVITIES.deleteCapture]: deleteCapture,
     [ACTIVITIES.writeReport]: writeReport,
+    [ACTIVITIES.notifyReport]: notifyReport,
   });
 
 /** Activities that still run after the investigation is cancelled. */
