@@ -124,6 +124,29 @@ function buildProgram(io: CliIo, state: RunState): Command {
     );
 
   program
+    .command('serve')
+    .description(
+      'Serve the HTTP routes of the Functions app on loopback, investigating the kubeconfig\'s cluster in-process; once ready, print one JSON line {"url"}.',
+    )
+    .option('--port <n>', 'port to listen on (default: any free port)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: its current-context)')
+    .option(
+      '--capture-seconds <s>',
+      'capture window of alert-started investigations (default SNAT_CAPTURE_SECONDS_DEFAULT)',
+    )
+    .option(
+      '--out <dir>',
+      'reports folder when SNAT_REPORT_STORAGE is unset (one folder per investigation)',
+      'snat-reports',
+    )
+    .action(async (opts: Record<string, string | undefined>) => {
+      const { classifier } = await classifierAndCidrs(process.env.SNAT_PRIVATE_CIDRS);
+      const { runServe } = await import('./serve.js');
+      state.exitCode = await runServe(opts, classifier, io);
+    });
+
+  program
     .command('investigate')
     .description(
       'Run the whole investigation (capture Job, pod census, analysis) against a cluster; writes report.{json,md,html}.',

@@ -1,0 +1,108 @@
+/**
+ * `snat-responder serve`: the HTTP routes of the Functions app on loopback with the in-process engine (lib/serve).
+ * Once it listens it prints exactly one JSON line on stdout, `{"url":"http://127.0.0.1:<port>"}`; on SIGINT/SIGTERM it
+ * stops accepting, cancels running investigations (their capture Jobs are deleted by the workflow's cleanup) and
+ * exits 0.
+ *
+ * Settings come from the environment like the Functions app's (lib/config), except that SNAT_TASK_HUB and
+ * SNAT_REPORT_STORAGE are optional here: without SNAT_REPORT_STORAGE, reports go to a folder per investigation under
+ * --out. Exit codes: 2 usage, 4 environment (settings, kubeconfig, port in use).
+ */
+import { resolve } from 'node:path';
+import { environmentError, isSnatResponderError, usageError } from '../lib/errors.js';
+import type { AddressClassifier } from '../lib/analysis/ip.js';
+import { loadSettings } from '../lib/config/settings.js';
+import type { Settings } from '../lib/config/settings.js';
+import type { CliIo } from './main.js';
+import { untilSignal } from './sim.js';
+import type { StopSignal } from './sim.js';
+
+export interface ServeCliOptions {
+  readonly port?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly captureSeconds?: string;
+  readonly out?: string;
+}
+
+function intOption(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw usageError(`${name}: '${text}' is not a whole number ${min}..${max}`);
+  }
+  return Number(text);
+}
+
+/** The Functions app's settings, with the two that only Azure needs made optional. */
+export function serveSettings(env: NodeJS.ProcessEnv): { settings: Settings; blob: boolean } {
+  const has = (name: string) => (env[name] ?? '').trim() !== '';
+  return {
+    settings: loadSettings({
+      ...env,
+      SNAT_TASK_HUB: has('SNAT_TASK_HUB') ? env.SNAT_TASK_HUB : 'serve',
+      // A placeholder that passes validation; unused when `blob` is false.
+      SNAT_REPORT_STORAGE: has('SNAT_REPORT_STORAGE') ? env.SNAT_REPORT_STORAGE : 'UseDevelopmentStorage=true',
+    }),
+    blob: has('SNAT_REPORT_STORAGE'),
+  };
+}
+
+export async function runServe(
+  options: ServeCliOptions,
+  classifier: AddressClassifier,
+  io: CliIo,
+  until: () => StopSignal = untilSignal,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const port = intOption('--port', options.port, 0, 65535) ?? 0;
+  const { settings, blob } = serveSettings(env);
+  const captureSeconds = intOption('--capture-seconds', options.captureSeconds, 1, settings.capture.maxSeconds);
+  const { kubeConfigFromFile, makeKubeClients } = await import('../lib/k8s/access.js');
+  const kubeConfig = kubeConfigFromFile(options.kubeconfig, options.context);
+  const clusterName = kubeConfig.getCurrentCluster()?.name ?? kubeConfig.getCurrentContext();
+  let store = null;
+  if (blob) {
+    const { BlobReportStore } = await import('../lib/azure/blob-store.js');
+    const storage = settings.reportStorage;
+    if (storage.kind === 'connectionString') {
+      store = BlobReportStore.fromConnectionString(storage.connectionString, { container: settings.reportContainer });
+    } else {
+      const { DefaultAzureCredential } = await import('@azure/identity');
+      store = BlobReportStore.fromAccountUrl(storage.url, new DefaultAzureCredential(), {
+        container: settings.reportContainer,
+      });
+    }
+  }
+  const stop = until();
+  const { startServe } = await import('../lib/serve/server.js');
+  let server;
+  try {
+    server = await startServe({
+      clients: makeKubeClients(kubeConfig),
+      clusterName,
+      settings,
+      classifier: classifier,
+      blob: store,
+      outDir: resolve(options.out ?? 'snat-reports'),
+      ...(captureSeconds !== undefined ? { captureSeconds } : {}),
+      port,
+      log: (m) => io.stderr(`snat-responder serve: ${m}\n`),
+    });
+  } catch (e) {
+    stop.dispose();
+    if (isSnatResponderError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES')
+      throw environmentError(`cannot listen on 127.0.0.1:${port}: ${code}`, e);
+    throw e;
+  }
+  try {
+    io.stdout(JSON.stringify({ url: server.url }) + '\n');
+    const signal = await stop.stopped;
+    io.stderr(`snat-responder serve: ${String(signal)}: stopping; cancelling running investigations\n`);
+  } finally {
+    stop.dispose();
+    await server.close();
+  }
+  return 0;
+}
