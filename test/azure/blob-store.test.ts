@@ -16,12 +16,13 @@ import {
 } from '../../lib/azure/blob-store.js';
 import { renderJson } from '../../lib/report/json.js';
 import { culpritReport } from '../fixtures/report/sample.js';
+import { AZURITE_KEY, azuriteConnectionString } from '../../sim/azurite.js';
 
-const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const ACCOUNT_KEY = AZURITE_KEY;
 
 function connectionString(): string {
   const url = inject('azuriteBlobUrl');
-  return `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${ACCOUNT_KEY};BlobEndpoint=${url}/devstoreaccount1;`;
+  return azuriteConnectionString(url);
 }
 
 /** Each test its own container, so tests do not see each other's blobs. */

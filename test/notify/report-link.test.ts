@@ -11,8 +11,7 @@ import { renderHtml } from '../../lib/report/html.js';
 import { culpritReport } from '../fixtures/report/sample.js';
 import { startReceiver } from './receiver.js';
 import type { Receiver } from './receiver.js';
-
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+import { azuriteConnectionString } from '../../sim/azurite.js';
 
 let rx: Receiver;
 beforeAll(async () => {
@@ -24,10 +23,9 @@ afterAll(async () => {
 
 describe('report link on the Teams card (Azurite + loopback receiver)', () => {
   it('opens the stored HTML report from the link the card carries', async () => {
-    const store = BlobReportStore.fromConnectionString(
-      `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${KEY};BlobEndpoint=${inject('azuriteBlobUrl')}/devstoreaccount1;`,
-      { container: 'reports-e2e' },
-    );
+    const store = BlobReportStore.fromConnectionString(azuriteConnectionString(inject('azuriteBlobUrl')), {
+      container: 'reports-e2e',
+    });
     const written = await store.output(locationOfReport(culpritReport)).writeReport(culpritReport);
     const link = await store.readLink(written.html, 3600);
 

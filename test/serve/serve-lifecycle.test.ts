@@ -16,9 +16,9 @@ import { investigationSettingsOf, startServe } from '../../lib/serve/server.js';
 import type { ServeOptions } from '../../lib/serve/server.js';
 import { startSim } from '../../sim/server.js';
 import type { RunningSim } from '../../sim/server.js';
+import { azuriteConnectionString } from '../../sim/azurite.js';
 
 // Azurite's well-known development key (public, documented).
-const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 let sim: RunningSim;
 beforeAll(async () => {
@@ -78,7 +78,7 @@ async function status(url: string, id: string): Promise<Record<string, any>> {
 
 describe('serve: Blob output and shutdown (simulated cluster, Azurite)', () => {
   it('with a Blob store, the report goes to Blob and the status carries read links (SAS)', async () => {
-    const cs = `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${ACCOUNT_KEY};BlobEndpoint=${inject('azuriteBlobUrl')}/devstoreaccount1;`;
+    const cs = azuriteConnectionString(inject('azuriteBlobUrl'));
     const blob = BlobReportStore.fromConnectionString(cs, { container: 'serve-reports' });
     const server = await startServe(options({ blob }));
     try {

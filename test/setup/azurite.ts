@@ -7,74 +7,16 @@
  * in the background (`--blobPort 0`, its "listens on" line read for the real port), and connections that arrive
  * before that wait in the relay, then are passed through. Only the tests that use Blob Storage ever wait.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { startAzurite } from '../../sim/azurite.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** `http://127.0.0.1:<port>` of the run's Azurite blob service (account path `/devstoreaccount1`). */
     azuriteBlobUrl: string;
   }
-}
-
-const MAIN = fileURLToPath(new URL('../../node_modules/azurite/dist/src/blob/main.js', import.meta.url));
-const STARTUP_TIMEOUT_MS = 20_000;
-
-/** Spawns Azurite; `port` settles once it prints its "listens on" line. */
-function startAzurite(): { child: ChildProcess; port: Promise<number> } {
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      '0',
-      '--inMemoryPersistence',
-      '--disableTelemetry',
-      '--skipApiVersionCheck',
-      '--silent',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const port = new Promise<number>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listens on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        // Keep draining the pipes so Azurite never blocks on a full one.
-        child.stdout?.removeListener('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve(Number(match[1]));
-      }
-    };
-    // unref: a pending timer keeps vitest from exiting (PLATFORM.md section 3).
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`Azurite did not start within ${STARTUP_TIMEOUT_MS} ms; output: ${output.slice(0, 2000)}`));
-    }, STARTUP_TIMEOUT_MS);
-    timer.unref();
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`Azurite exited (${code ?? signal}) before listening; output: ${output.slice(0, 2000)}`));
-    });
-  });
-  return { child, port };
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -15,16 +15,15 @@ import type { RunningSim } from '../../sim/server.js';
 import { startReceiver } from '../notify/receiver.js';
 import type { Receiver } from '../notify/receiver.js';
 import { investigateSim } from './sim-run.js';
+import { azuriteConnectionString } from '../../sim/azurite.js';
 
-const ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 const SECRET = 'whsec-notify-sim-0123456789';
 
 function blobStore(): BlobReportStore {
   const url = inject('azuriteBlobUrl');
-  return BlobReportStore.fromConnectionString(
-    `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${ACCOUNT_KEY};BlobEndpoint=${url}/devstoreaccount1;`,
-    { container: `n-${randomUUID().slice(0, 8)}` },
-  );
+  return BlobReportStore.fromConnectionString(azuriteConnectionString(url), {
+    container: `n-${randomUUID().slice(0, 8)}`,
+  });
 }
 
 let sim: RunningSim;
