@@ -1,68 +1,201 @@
 /**
- * `snat-responder demo`: the whole investigation against the simulated AKS cluster, on this machine. Starts the sim
- * with its default scenario (Jobs run 20x faster than real time), runs `investigate` on the scenario's node exactly
- * as against a real cluster (capture Job, pod census over exec, analysis, report files), checks the verdict against
- * the scenario's expected culprit, and stops the sim.
+ * `snat-responder demo`: the alert-driven path end to end, on this machine, with local stand-ins for what needs Azure.
  *
- * What it does not show (no Azure here): the alert trigger, Durable Functions, Blob Storage and the Teams card.
+ * It starts Azurite (Blob Storage), the simulated AKS cluster (default scenario; its Jobs run 20x faster than real
+ * time), a webhook sink, and `serve` (the same HTTP handlers as the Functions app, with the in-process engine instead
+ * of Durable Functions); posts a real common-schema Azure Monitor SNAT alert for the scenario's node; follows the
+ * investigation; reads the report back through its time-limited Blob links; and writes demo-output/report.json,
+ * report.html and notification.json (the signed webhook payload the sink received). It exits 0 only when the report
+ * names the scenario's culprit first, the webhook signature verifies, and no capture Job is left in the cluster.
+ *
+ * Not shown here: the Functions host and the Durable extension (they cannot run on these machines), Entra ID, a
+ * real AKS node.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startSim } from '../sim/server.js';
+import { join, resolve } from 'node:path';
 import type { AddressClassifier } from '../lib/analysis/ip.js';
-import { runInvestigate } from './investigate.js';
+import { BlobReportStore } from '../lib/azure/blob-store.js';
+import { environmentError } from '../lib/errors.js';
+import { kubeConfigFromFile, makeKubeClients } from '../lib/k8s/access.js';
+import { verifyWebhookSignature } from '../lib/notify/webhook.js';
+import type { Report } from '../lib/report/model.js';
+import { startServe } from '../lib/serve/server.js';
+import { azuriteConnectionString, startAzurite } from '../sim/azurite.js';
+import { snatAlert } from '../sim/alerts.js';
+import { startSim } from '../sim/server.js';
 import type { CliIo } from './main.js';
+import { serveSettings } from './serve.js';
+import { summarise } from './summary.js';
 
 export interface DemoOptions {
   readonly out: string;
   readonly scenario: string;
-  readonly duration: number;
+  readonly captureSeconds: number;
 }
 
-/** Returns the exit code: 0 when the report names the scenario's culprit first, 1 when it does not. */
+interface Received {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** A loopback receiver for the generic webhook: keeps what it was sent. */
+async function startWebhookSink(): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/snat-webhook`,
+    received,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Returns the exit code: 0 when every check passes, 1 otherwise. */
 export async function runDemo(options: DemoOptions, classifier: AddressClassifier, io: CliIo): Promise<number> {
-  const sim = await startSim({ scenario: options.scenario, timeScale: 0.05 });
-  const dir = await mkdtemp(join(tmpdir(), 'snat-demo-'));
+  const say = (text: string) => io.stderr(`demo: ${text}\n`);
+  const cleanups: Array<() => Promise<void>> = [];
   try {
+    const azurite = startAzurite();
+    cleanups.push(async () => {
+      azurite.child.kill();
+      await Promise.resolve();
+    });
+    const sim = await startSim({ scenario: options.scenario, timeScale: 0.05 });
+    cleanups.push(() => sim.close());
+    const sink = await startWebhookSink();
+    cleanups.push(() => sink.close());
+    const blobUrl = `http://127.0.0.1:${await azurite.port}`;
+    say(`Azurite (Blob Storage) at ${blobUrl}; simulated AKS cluster at ${sim.url} (scenario ${options.scenario})`);
+
+    const dir = await mkdtemp(join(tmpdir(), 'snat-demo-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, sim.kubeconfig, { mode: 0o600 });
-    const node = sim.scenario.nodes.find((n) => n.name === sim.expected.node);
-    io.stderr(
-      `demo: simulated AKS cluster at ${sim.url} (scenario ${options.scenario}); investigating node ` +
-        `${sim.expected.node} (${sim.expected.nodeIp}) with a ${options.duration} s capture\n`,
-    );
-    const code = await runInvestigate(
-      {
-        node: sim.expected.nodeIp,
-        kubeconfig,
-        duration: String(options.duration),
-        out: options.out,
-        ...(node?.snat ? { allocatedPorts: String(node.snat.allocatedPorts) } : {}),
-      },
+
+    const secret = randomBytes(24).toString('hex');
+    const { settings } = serveSettings({
+      SNAT_REPORT_STORAGE: azuriteConnectionString(blobUrl),
+      SNAT_WEBHOOK_URL: sink.url,
+      SNAT_WEBHOOK_SECRET: secret,
+    });
+    const kc = kubeConfigFromFile(kubeconfig);
+    const server = await startServe({
+      clients: makeKubeClients(kc),
+      clusterName: kc.getCurrentCluster()?.name ?? 'sim',
+      settings,
       classifier,
-      [],
-      io,
+      blob: BlobReportStore.fromConnectionString(azuriteConnectionString(blobUrl), {
+        container: settings.reportContainer,
+      }),
+      outDir: join(dir, 'reports'),
+      captureSeconds: options.captureSeconds,
+    });
+    cleanups.push(() => server.close());
+    say(`serve (the Functions app's HTTP routes, in-process engine) at ${server.url}`);
+
+    const alert = snatAlert({ nodeIp: sim.expected.nodeIp, firedAt: new Date() });
+    say(
+      `POST /api/alerts: Azure Monitor alert "${alert.data.essentials.alertRule}" (UsedSnatPorts, BackendIPAddress ${sim.expected.nodeIp})`,
     );
-    if (code !== 0) return code;
-    const report = JSON.parse(await readFile(join(options.out, 'report.json'), 'utf8')) as {
-      pods: Array<{ namespace: string; name: string }>;
+    const posted = await fetch(`${server.url}/api/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(alert),
+    });
+    const accepted = (await posted.json()) as { investigations?: Array<{ id: string; statusUrl: string }> };
+    const started = accepted.investigations?.[0];
+    if (posted.status !== 202 || !started) {
+      throw environmentError(`the alert was not accepted: HTTP ${posted.status} ${JSON.stringify(accepted)}`);
+    }
+    say(`202 Accepted: investigation ${started.id}`);
+
+    let status: {
+      status: string;
+      phase: string | null;
+      progress: { podsDone: number; podsTotal: number } | null;
+      report: { links: { json: string; html: string } | null } | null;
     };
+    let last = '';
+    for (;;) {
+      status = (await getJson(started.statusUrl)).body as typeof status;
+      const line = `${status.phase ?? status.status}${status.progress ? ` | pods ${status.progress.podsDone}/${status.progress.podsTotal}` : ''}`;
+      if (line !== last) say(`GET /api/investigations/${started.id}: ${line}`);
+      last = line;
+      if (['completed', 'failed', 'terminated'].includes(status.status)) break;
+      await sleep(250);
+    }
+    const links = status.report?.links;
+    if (status.status !== 'completed' || !links) throw environmentError(`the investigation ended ${status.status}`);
+
+    const report = (await getJson(links.json)).body as Report;
+    const html = await (await fetch(links.html)).text();
+    const out = resolve(options.out);
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    await writeFile(join(out, 'report.html'), html);
+
+    const delivery = sink.received[0];
+    const signatureValid =
+      delivery !== undefined &&
+      verifyWebhookSignature(
+        secret,
+        String(delivery.headers['x-snat-responder-timestamp']),
+        delivery.body,
+        String(delivery.headers['x-snat-responder-signature']),
+      );
+    await writeFile(
+      join(out, 'notification.json'),
+      JSON.stringify(
+        delivery
+          ? {
+              headers: {
+                'x-snat-responder-timestamp': delivery.headers['x-snat-responder-timestamp'],
+                'x-snat-responder-signature': delivery.headers['x-snat-responder-signature'],
+              },
+              signatureValid,
+              payload: JSON.parse(delivery.body) as unknown,
+            }
+          : { received: false },
+        null,
+        2,
+      ) + '\n',
+    );
+
+    io.stdout(summarise(report, { json: join(out, 'report.json'), html: join(out, 'report.html') }));
+    io.stdout(`        ${join(out, 'notification.json')}\n`);
     const first = report.pods[0];
     const named = first ? `${first.namespace}/${first.name}` : '(none)';
-    const culpritFirst = named === sim.expected.culprit;
-    io.stdout(
-      culpritFirst
-        ? `\ndemo: the report ranks ${named} first: the scenario's culprit.\n`
-        : `\ndemo: the report ranks ${named} first, but the scenario's culprit is ${sim.expected.culprit}.\n`,
-    );
-    if (sim.jobs().length > 0) {
-      io.stderr(`demo: capture Jobs left in the cluster: ${JSON.stringify(sim.jobs())}\n`);
-      return 1;
-    }
-    return culpritFirst ? 0 : 1;
+    const checks = [
+      {
+        ok: named === sim.expected.culprit,
+        text: `the report ranks ${named} first (scenario culprit: ${sim.expected.culprit})`,
+      },
+      { ok: signatureValid, text: 'the webhook notification arrived and its HMAC signature verifies' },
+      { ok: sim.jobs().length === 0, text: 'no capture Job is left in the cluster' },
+    ];
+    io.stdout('\n');
+    for (const c of checks) io.stdout(`demo: ${c.ok ? 'ok  ' : 'FAIL'} ${c.text}\n`);
+    return checks.every((c) => c.ok) ? 0 : 1;
   } finally {
-    await rm(dir, { recursive: true, force: true });
-    await sim.close();
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }

@@ -170,14 +170,15 @@ function buildProgram(io: CliIo, state: RunState): Command {
   program
     .command('demo')
     .description(
-      'Run the whole investigation against the simulated AKS cluster on this machine; writes demo-output/report.*.',
+      'The alert-driven path on this machine: Azurite, the simulated AKS cluster, a webhook sink and serve; posts a ' +
+        'SNAT alert and writes demo-output/report.json, report.html and notification.json.',
     )
     .option('--out <dir>', 'where to write the report', 'demo-output')
     .option('--scenario <name|file>', 'a built-in scenario (sim/scenarios) or a scenario JSON file', 'default')
     .action(async (opts: { out: string; scenario: string }) => {
       const classifier = await classifierFrom(undefined);
       const { runDemo } = await import('./demo.js');
-      state.exitCode = await runDemo({ out: opts.out, scenario: opts.scenario, duration: 3 }, classifier, io);
+      state.exitCode = await runDemo({ out: opts.out, scenario: opts.scenario, captureSeconds: 3 }, classifier, io);
     });
 
   return program;

@@ -11,7 +11,7 @@ function cell(value: number | null): string {
 }
 
 /** The short ranked summary for a terminal: who, toward what, how sure; the report has the rest. */
-export function summarise(report: Report, written: { json: string; markdown: string; html: string }): string {
+export function summarise(report: Report, written: { json: string; markdown?: string; html: string }): string {
   const lines: string[] = [];
   const { name, ip } = report.node;
   const nodeText = name && ip ? `${name} (${ip})` : (name ?? ip ?? 'unknown node');
@@ -56,6 +56,8 @@ export function summarise(report: Report, written: { json: string; markdown: str
   lines.push('');
   const notes = report.dataQuality.length;
   if (notes > 0) lines.push(`${notes} data-quality note${notes === 1 ? '' : 's'}: see the report.`);
-  lines.push(`Report: ${written.json}`, `        ${written.markdown}`, `        ${written.html}`);
+  lines.push(`Report: ${written.json}`);
+  if (written.markdown) lines.push(`        ${written.markdown}`);
+  lines.push(`        ${written.html}`);
   return lines.join('\n') + '\n';
 }

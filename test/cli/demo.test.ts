@@ -4,26 +4,36 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
-describe('snat-responder demo (investigate against the simulated AKS cluster, not AKS)', () => {
+describe('snat-responder demo (Azurite, the simulated AKS cluster, a webhook sink and serve; not Azure, not AKS)', () => {
   let out = '';
   afterEach(async () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('writes the report files, names the scenario culprit first and exits 0', async () => {
+  it('turns a posted SNAT alert into a report in Blob Storage and a signed notification, and exits 0', async () => {
     out = await mkdtemp(join(tmpdir(), 'snat-demo-test-'));
     const run = await runCli(['demo', '--out', out]);
+    expect(run.stderr).toContain('demo: 202 Accepted: investigation ');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(
-      "demo: the report ranks shop/checkout-7d9f8b6c5d-x2k4p first: the scenario's culprit.",
-    );
+    expect(run.stdout).toContain('demo: ok   the report ranks shop/checkout-7d9f8b6c5d-x2k4p first');
+    expect(run.stdout).toContain('demo: ok   the webhook notification arrived and its HMAC signature verifies');
+    expect(run.stdout).toContain('demo: ok   no capture Job is left in the cluster');
+
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as {
+      trigger: { kind: string };
       pods: Array<{ namespace: string; name: string; topDestinations: Array<{ ip: string; port: number }> }>;
     };
+    expect(report.trigger.kind).toBe('alert');
     expect(report.pods[0]).toMatchObject({ namespace: 'shop', name: 'checkout-7d9f8b6c5d-x2k4p' });
     expect(report.pods[0]?.topDestinations[0]).toMatchObject({ ip: '20.60.1.9', port: 443 });
-    for (const file of ['report.md', 'report.html', 'capture.log']) {
-      expect((await readFile(join(out, file), 'utf8')).length).toBeGreaterThan(100);
-    }
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('<svg');
+
+    const notification = JSON.parse(await readFile(join(out, 'notification.json'), 'utf8')) as {
+      signatureValid: boolean;
+      payload: { node: { ip: string }; verdict: string };
+    };
+    expect(notification.signatureValid).toBe(true);
+    expect(notification.payload.node.ip).toBe('10.224.0.4');
+    expect(notification.payload.verdict).toContain('shop/checkout-7d9f8b6c5d-x2k4p');
   });
 });
