@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { generateTcptracerCapture, emptyTruth } from './tcptracer-capture.js';
 import { CENSUS_TARGET_SECONDS, verdict, type CensusRun } from './census.js';
+import { E2E_CAPTURE_SECONDS, E2E_TARGET_SECONDS, type E2eRun } from './e2e.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(ROOT, 'bench', '.data');
@@ -134,6 +135,7 @@ async function runBenchmark(benchmark: Benchmark): Promise<{ results: ContenderR
 
 const TCPTRACER_LINES = 1_000_000;
 const CENSUS_RUNS = join(DATA, 'census-runs.jsonl');
+const E2E_RUNS = join(DATA, 'e2e-runs.jsonl');
 
 const BENCHMARKS: readonly Benchmark[] = [
   {
@@ -212,6 +214,33 @@ const BENCHMARKS: readonly Benchmark[] = [
           name: `census of ${parallel.pods} pods <= ${CENSUS_TARGET_SECONDS} s wall (median, in process)`,
           pass,
           detail: `concurrency ${parallel.concurrency}: ${parallel.censusSeconds.toFixed(3)} s; sequential: ${sequential.censusSeconds.toFixed(3)} s; ratio ${ratio.toFixed(1)}x; whole processes ${processRatio.toFixed(1)}x`,
+        },
+      ];
+    },
+  },
+  {
+    name: 'e2e-50-pods',
+    description: `one whole investigation in process against the sim's fifty-pods scenario (${E2E_CAPTURE_SECONDS} s capture window, production poll timing, report to a folder): time beyond the window`,
+    runs: 3,
+    prepare() {
+      mkdirSync(DATA, { recursive: true });
+      writeFileSync(E2E_RUNS, '');
+      return Promise.resolve([
+        { name: 'investigate, 50 pods', command: ['node', '--import', 'tsx', 'bench/e2e.ts', '--out', E2E_RUNS] },
+      ]);
+    },
+    targets() {
+      const runs = readFileSync(E2E_RUNS, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as E2eRun);
+      const beyond = median(runs.map((r) => r.beyondSeconds));
+      const pods = runs[0]?.pods ?? 0;
+      return [
+        {
+          name: `end to end beyond the capture window <= ${E2E_TARGET_SECONDS} s (median, ${pods} pods)`,
+          pass: beyond <= E2E_TARGET_SECONDS && runs.every((r) => r.culpritFirst),
+          detail: `${beyond.toFixed(3)} s beyond a ${E2E_CAPTURE_SECONDS} s window over ${runs.length} runs; culprit first in every run: ${runs.every((r) => r.culpritFirst)}`,
         },
       ];
     },

@@ -16,6 +16,7 @@
  * named in `cleanupActivities`, which still run (with a signal of their own) so the generator's `finally` can delete
  * what it created. The run then rejects with `WorkflowCancelledError`.
  */
+import { setMaxListeners } from 'node:events';
 import type { WorkflowOps } from '../../orchestrations/alert.js';
 import { roundTrip } from './json.js';
 
@@ -132,6 +133,8 @@ export async function runWorkflow<I, R, C>(
   options: DriverOptions<C>,
 ): Promise<R> {
   const signal = options.signal ?? new AbortController().signal;
+  // Every census exec of a fan-out listens on this one signal: dozens at once are expected, not a leak.
+  setMaxListeners(256, signal);
   const sleep = options.sleep ?? abortableSleep;
   const now = options.now ?? (() => new Date());
   const maxBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
