@@ -64,7 +64,7 @@ async function startWebhookSink(): Promise<{ url: string; received: Received[]; 
 
 async function getJson(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url);
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
