@@ -19,8 +19,8 @@ import type { TokenCredential } from '@azure/core-auth';
 import { SnatResponderError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { parseRetryAfter } from '../k8s/errors.js';
-import { DEFAULT_RETRY, retryDelay } from '../k8s/retry.js';
-import type { RetryPolicy } from '../k8s/retry.js';
+import { DEFAULT_RETRY, retrying } from '../k8s/retry.js';
+import type { RetryClassifier, RetryPolicy } from '../k8s/retry.js';
 
 export type { RetryPolicy };
 
@@ -202,28 +202,19 @@ export function toArmError(e: unknown, operation: string): ArmError {
   return new ArmError('unexpected', `${operation}: ${oneLine(message)}`, { operation, cause: e });
 }
 
-/**
- * Runs `call` until it succeeds, fails with a non-transient error, or runs out of attempts; a Retry-After over
- * `maxRetryAfterMs` is not waited for. Whatever is finally thrown is an `ArmError` naming `operation`.
- */
-export async function withArmRetry<T>(
+const ARM_ERRORS: RetryClassifier = {
+  isTransient: isTransientArm,
+  retryAfterMs: (e) => retryAfterOfArm(e),
+  finalError: toArmError,
+};
+
+/** `retrying` with ARM's errors: whatever is finally thrown is an `ArmError` naming `operation`. */
+export function withArmRetry<T>(
   operation: string,
   call: () => Promise<T>,
   policy: RetryPolicy = DEFAULT_RETRY,
 ): Promise<T> {
-  const attempts = Math.max(1, Math.floor(policy.attempts));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      if (!isTransientArm(e) || attempt >= attempts) throw toArmError(e, operation);
-      const retryAfterMs = retryAfterOfArm(e);
-      if (retryAfterMs !== null && retryAfterMs > policy.maxRetryAfterMs) throw toArmError(e, operation);
-      const delayMs = retryDelay(policy, attempt, retryAfterMs);
-      policy.onRetry?.({ operation, attempt, delayMs, retryAfterMs, error: e });
-      await policy.sleep(delayMs);
-    }
-  }
+  return retrying(operation, call, policy, ARM_ERRORS);
 }
 
 export interface ArmOptions {

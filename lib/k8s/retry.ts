@@ -47,26 +47,50 @@ export function retryDelay(policy: RetryPolicy, attempt: number, retryAfterMs: n
   return retryAfterMs !== null ? Math.max(retryAfterMs, jittered) : jittered;
 }
 
+/** How one layer reads its errors for retrying: which are transient, the wait the server asked for, the final error. */
+export interface RetryClassifier {
+  isTransient(e: unknown): boolean;
+  retryAfterMs(e: unknown): number | null;
+  finalError(e: unknown, operation: string): Error;
+}
+
 /**
- * Runs `call` until it succeeds, fails with a non-transient error, or runs out of attempts. `operation` names what is
- * being done (`list pods on node aks-np1-0`) for the error message.
+ * Runs `call` until it succeeds, fails with an error the classifier does not call transient, or runs out of attempts;
+ * a Retry-After over `maxRetryAfterMs` is not waited for. Whatever is finally thrown is `classify.finalError`, which
+ * names `operation` (`list pods on node aks-np1-0`).
  */
-export async function withRetry<T>(
+export async function retrying<T>(
   operation: string,
   call: () => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY,
+  policy: RetryPolicy,
+  classify: RetryClassifier,
 ): Promise<T> {
   const attempts = Math.max(1, Math.floor(policy.attempts));
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (e) {
-      if (!isTransient(e) || attempt >= attempts) throw toKubeError(e, operation);
-      const retryAfterMs = retryAfterOf(e);
-      if (retryAfterMs !== null && retryAfterMs > policy.maxRetryAfterMs) throw toKubeError(e, operation);
+      if (!classify.isTransient(e) || attempt >= attempts) throw classify.finalError(e, operation);
+      const retryAfterMs = classify.retryAfterMs(e);
+      if (retryAfterMs !== null && retryAfterMs > policy.maxRetryAfterMs) throw classify.finalError(e, operation);
       const delayMs = retryDelay(policy, attempt, retryAfterMs);
       policy.onRetry?.({ operation, attempt, delayMs, retryAfterMs, error: e });
       await policy.sleep(delayMs);
     }
   }
+}
+
+const KUBE_ERRORS: RetryClassifier = {
+  isTransient,
+  retryAfterMs: (e) => retryAfterOf(e),
+  finalError: toKubeError,
+};
+
+/** `retrying` with the Kubernetes API's errors: every API call in lib/k8s goes through it. */
+export function withRetry<T>(
+  operation: string,
+  call: () => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+): Promise<T> {
+  return retrying(operation, call, policy, KUBE_ERRORS);
 }
