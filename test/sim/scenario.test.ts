@@ -29,7 +29,7 @@ async function defaultJson(): Promise<Record<string, unknown>> {
 
 describe('scenarios: built-in', () => {
   it('lists the built-in scenarios', async () => {
-    expect(await builtInScenarios()).toEqual(['default', 'many-pods', 'small', 'small-libbpf']);
+    expect(await builtInScenarios()).toEqual(['default', 'fifty-pods', 'many-pods', 'small', 'small-libbpf']);
   });
 
   it('loads every built-in scenario, and each names a culprit on its expected node', async () => {
@@ -115,7 +115,7 @@ describe('scenarios: built-in', () => {
 describe('scenarios: errors name the file and the JSON field', () => {
   it('an unknown built-in name lists the known ones', async () => {
     expect(await errorOf(loadScenario('nope'))).toBe(
-      "unknown scenario 'nope' (built in: default, many-pods, small, small-libbpf; or give a .json file path)",
+      "unknown scenario 'nope' (built in: default, fifty-pods, many-pods, small, small-libbpf; or give a .json file path)",
     );
   });
 
