@@ -3,7 +3,7 @@ import df from 'durable-functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { planAlert } from '../lib/intake/alert.js';
-import { alertResponse, checkAlertSecret } from '../lib/intake/http.js';
+import { alertResponse, checkAlertSecret, unsupportedTargets } from '../lib/intake/http.js';
 import { durableInstances, startAlertTargets } from '../lib/serve/durable.js';
 import { originOf, responseInit, settingsOnce } from '../lib/serve/handler-kit.js';
 
@@ -18,6 +18,8 @@ df.app.client.http('alerts', {
     const denied = checkAlertSecret(request, settings);
     if (denied) return responseInit(denied);
     const plan = planAlert(new Uint8Array(await request.arrayBuffer()), settings);
+    const unsupported = unsupportedTargets(plan);
+    if (unsupported) return responseInit(unsupported);
     const started =
       plan.kind === 'start'
         ? await startAlertTargets(durableInstances(client), plan, {

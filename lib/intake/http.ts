@@ -107,6 +107,19 @@ export interface StartedTarget {
   readonly why?: 'running' | 'cooldown';
 }
 
+/**
+ * Targets the workflow cannot run yet: a NAT gateway alert names no node, and the all-nodes census it needs is not
+ * built. Refused before anything starts, in the Functions app and in `serve` alike.
+ */
+export function unsupportedTargets(plan: AlertPlan): HttpResult | null {
+  if (plan.kind !== 'start' || plan.targets.every((t) => 'nodeIp' in t)) return null;
+  return errorResult(
+    400,
+    'unsupported-target',
+    'a NAT gateway alert names no node, and the all-nodes census it needs is not supported yet: nothing was started',
+  );
+}
+
 export function alertResponse(plan: AlertPlan, started: readonly StartedTarget[], origin: string): HttpResult {
   switch (plan.kind) {
     case 'ignore':

@@ -27,6 +27,7 @@ import {
   checkAlertSecret,
   checkInvestigationId,
   errorResult,
+  unsupportedTargets,
   MAX_START_BODY_BYTES,
   parseRecentQuery,
   parseStartRequest,
@@ -285,14 +286,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
     const plan = planAlert(body, settings);
     if (plan.kind !== 'start') return alertResponse(plan, [], origin);
-    const census = plan.targets.find((t) => !('nodeIp' in t));
-    if (census) {
-      return errorResult(
-        400,
-        'unsupported-target',
-        'serve investigates single nodes: a NAT gateway census (all nodes of a cluster) runs only in the Functions app',
-      );
-    }
+    const unsupported = unsupportedTargets(plan);
+    if (unsupported) return unsupported;
     const started: StartedTarget[] = [];
     for (const target of plan.targets as Array<Extract<AlertTarget, { nodeIp: string }>>) {
       const node = { ip: target.nodeIp };

@@ -256,12 +256,10 @@ describe('HTTP handlers through their registrations, not the Functions host', ()
     expect(fake.starts).toHaveLength(0);
   });
 
-  it('NAT gateway alert: mapped -> one bounded all-nodes start; unmapped -> 400', async () => {
+  it('NAT gateway alert: mapped -> 400 unsupported (the all-nodes census is not built yet); unmapped -> 400', async () => {
     const res = await postAlert(fixtureText('natgw-snat-connection-count.json'));
-    expect(res.status).toBe(202);
-    expect(fake.starts).toHaveLength(1);
-    expect(fake.starts[0]!.input).toMatchObject({ allNodes: { maxNodes: 10 }, cluster: CLUSTER });
-    fake.reset();
+    expect(res).toMatchObject({ status: 400, body: { error: { code: 'unsupported-target' } } });
+    expect(fake.starts).toHaveLength(0);
     setEnv({ SNAT_NATGW_CLUSTER_MAP: '' });
     const unmapped = await postAlert(fixtureText('natgw-snat-connection-count.json'));
     expect(unmapped).toMatchObject({ status: 400, body: { error: { code: 'unmapped-nat-gateway' } } });
