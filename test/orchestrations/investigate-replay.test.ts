@@ -242,8 +242,9 @@ describe('investigateSnat, replay-engine level (not host level): failures and ed
     // Durable's Task.all fails on the first failure: batch 0, never answered, is not waited for.
     expect(census).toBe(3 + 1);
     expect(result.outcome === 'reported' && result.degraded[0]!.reason).toMatch(
-      // The library's message of a TaskFailed without FailureDetails is `${Reason} \n ${Details}`.
-      /^the census of pods 1-3 of 3 failed \(exec: connection reset \n \); the node-side census stands in/,
+      // The library's message of a TaskFailed without FailureDetails is `${Reason} \n ${Details}`: the report keeps
+      // its first line.
+      /^the census of pods 1-3 of 3 failed \(exec: connection reset\); the node-side census stands in/,
     );
   });
 
