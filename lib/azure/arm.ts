@@ -18,7 +18,7 @@ import { MonitorClient } from '@azure/arm-monitor';
 import type { TokenCredential } from '@azure/core-auth';
 import { SnatResponderError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import { parseRetryAfter } from '../k8s/errors.js';
+import { isTransientStatus, parseRetryAfter, TRANSIENT_NETWORK_CODES } from '../k8s/errors.js';
 import { DEFAULT_RETRY, retrying } from '../k8s/retry.js';
 import type { RetryClassifier, RetryPolicy } from '../k8s/retry.js';
 
@@ -100,20 +100,12 @@ function isRestError(e: unknown): e is RestErrorLike {
   return e instanceof Error && e.name === 'RestError';
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'REQUEST_SEND_ERROR',
-]);
+/** The network codes every client retries, plus core-rest-pipeline's own for a request that never went out. */
+const TRANSIENT_CODES = new Set([...TRANSIENT_NETWORK_CODES, 'REQUEST_SEND_ERROR']);
 
-function isTransientStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
+/** Kubernetes' transient statuses (429, 5xx but 501/505), plus 408, which ARM's gateways send on a slow request. */
+function isTransientArmStatus(status: number): boolean {
+  return status === 408 || isTransientStatus(status);
 }
 
 /** The one classification of retryable ARM failures: 408, 429, 5xx (but 501/505), timeouts and socket hiccups. */
@@ -122,7 +114,7 @@ export function isTransientArm(e: unknown): boolean {
     return e.reason === 'throttled' || e.reason === 'server' || e.reason === 'timeout' || e.reason === 'network';
   }
   if (isRestError(e)) {
-    if (typeof e.statusCode === 'number') return isTransientStatus(e.statusCode);
+    if (typeof e.statusCode === 'number') return isTransientArmStatus(e.statusCode);
     return e.code !== undefined && TRANSIENT_CODES.has(e.code);
   }
   return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');

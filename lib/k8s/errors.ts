@@ -92,9 +92,12 @@ export function isApiException(e: unknown): e is ApiExceptionLike {
   );
 }
 
-/** Socket-level failures worth another attempt: resets, timeouts, DNS hiccups. ECONNREFUSED is not: it is almost
- * always a wrong server address (AKS API servers sit behind a load balancer that accepts the connection). */
-const TRANSIENT_SOCKET_CODES = new Set([
+/**
+ * Socket-level failures worth another attempt, for every HTTP client here: resets, timeouts, DNS hiccups.
+ * ECONNREFUSED is not: it is almost always a wrong server address (AKS API servers and ARM sit behind load balancers
+ * that accept the connection).
+ */
+export const TRANSIENT_NETWORK_CODES: readonly string[] = [
   'ECONNRESET',
   'ETIMEDOUT',
   'ESOCKETTIMEDOUT',
@@ -103,9 +106,10 @@ const TRANSIENT_SOCKET_CODES = new Set([
   'ECONNABORTED',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
+];
+
+/** The network codes, plus how node-fetch and streams report a dropped socket. */
+const TRANSIENT_SOCKET_CODES = new Set([...TRANSIENT_NETWORK_CODES, 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 function socketCode(e: unknown): string | null {
   for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
@@ -124,7 +128,7 @@ function isAbort(e: unknown): boolean {
   );
 }
 
-function isTransientStatus(status: number): boolean {
+export function isTransientStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
 }
 
