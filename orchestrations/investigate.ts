@@ -17,6 +17,7 @@ import type {
   CheckCaptureOutput,
   CollectCaptureOutput,
   DeleteCaptureOutput,
+  InvestigationScope,
   ListPodsOutput,
   NodeQuery,
   NotifyReportInput,
@@ -81,6 +82,10 @@ export interface InvestigationInput {
    * absent or `true`, notifyReport runs, and sends to whatever targets the responder's settings name.
    */
   readonly notify?: boolean;
+  /** The cluster to act on, for a host that serves many (the Functions app); see `InvestigationScope`. */
+  readonly scope?: InvestigationScope;
+  /** The alert's window (ISO 8601), over which the node's SNAT metrics are read. */
+  readonly alertWindow?: { readonly start: string; readonly end: string };
 }
 
 export type InvestigationPhase =
@@ -155,12 +160,25 @@ export function* investigateSnat<H>(
     ops.status?.(status);
   };
 
+  // Every activity input carries the scope when there is one (the host builds the activity's clients from it).
+  let scope: InvestigationScope | undefined = input.scope && { ...input.scope, investigationId: id };
+  const call = (activity: string, payload: object): H =>
+    ops.call(activity, scope === undefined ? payload : { ...payload, scope });
+
   setStatus('resolving');
-  const target = (yield ops.call(ACTIVITIES.resolveTarget, { node: input.node })) as ResolveTargetOutput;
+  const target = (yield call(ACTIVITIES.resolveTarget, {
+    node: input.node,
+    ...(input.alertWindow ? { window: input.alertWindow } : {}),
+  })) as ResolveTargetOutput;
   if (!target.found) return { outcome: 'target-not-found', reason: target.reason, message: target.message };
   nodeName = target.name;
   const node = { name: target.name, ip: target.ip };
   const windowStart = ops.now();
+  degraded.push(...(target.degraded ?? []));
+  if (scope !== undefined) {
+    const clusterId = target.cluster?.resourceId ?? scope.clusterId;
+    scope = { ...scope, ...(clusterId ? { clusterId } : {}), node: node.name, startedAt: windowStart.toISOString() };
+  }
 
   // Cleanup is owed as soon as a create may have reached the API server (a thrown startCapture may have created it).
   // An object, not two lets: the nested generator below changes them.
@@ -168,7 +186,7 @@ export function* investigateSnat<H>(
   const deleteCapture = function* (): Generator<H, void, unknown> {
     job.owed = false;
     try {
-      const deleted = (yield ops.call(ACTIVITIES.deleteCapture, {
+      const deleted = (yield call(ACTIVITIES.deleteCapture, {
         investigationId: id,
         nodeName: node.name,
       })) as DeleteCaptureOutput;
@@ -187,7 +205,7 @@ export function* investigateSnat<H>(
     let capture: Extract<StartCaptureOutput, { started: true }> | null = null;
     try {
       job.owed = true;
-      const started = (yield ops.call(ACTIVITIES.startCapture, {
+      const started = (yield call(ACTIVITIES.startCapture, {
         investigationId: id,
         nodeName: node.name,
         captureSeconds: input.captureSeconds,
@@ -212,7 +230,7 @@ export function* investigateSnat<H>(
     setStatus('listing pods');
     let listed: ListPodsOutput | null = null;
     try {
-      listed = (yield ops.call(ACTIVITIES.listPods, {
+      listed = (yield call(ACTIVITIES.listPods, {
         investigationId: id,
         nodeName: node.name,
         now: ops.now().toISOString(),
@@ -232,7 +250,7 @@ export function* investigateSnat<H>(
         const wave = batches.slice(i, i + Math.max(1, fanOut.parallelBatches));
         if (wave.length === 0) break; // never ops.all([]): Durable's Task.all([]) fails the orchestration
         const tasks = wave.map((b) =>
-          ops.call(ACTIVITIES.censusPods, {
+          call(ACTIVITIES.censusPods, {
             investigationId: id,
             podsRef: listed.ref,
             start: b.start,
@@ -270,7 +288,7 @@ export function* investigateSnat<H>(
       let stuckSince: number | null = null;
       for (;;) {
         try {
-          last = (yield ops.call(ACTIVITIES.checkCapture, {
+          last = (yield call(ACTIVITIES.checkCapture, {
             namespace: capture.namespace,
             jobName: capture.jobName,
           })) as CheckCaptureOutput;
@@ -328,7 +346,7 @@ export function* investigateSnat<H>(
       if (readLog && last?.podName) {
         setStatus('collecting');
         try {
-          const collected = (yield ops.call(ACTIVITIES.collectCapture, {
+          const collected = (yield call(ACTIVITIES.collectCapture, {
             investigationId: id,
             namespace: capture.namespace,
             jobName: capture.jobName,
@@ -361,13 +379,14 @@ export function* investigateSnat<H>(
     }
 
     setStatus('reporting');
-    const report = (yield ops.call(ACTIVITIES.writeReport, {
+    const report = (yield call(ACTIVITIES.writeReport, {
       investigationId: id,
       generatedAt: ops.now().toISOString(),
       trigger: input.trigger,
       node,
       window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
       snat: target.snat,
+      ...(target.cluster ? { cluster: target.cluster } : {}),
       podsRef: listed?.ref ?? null,
       censusRefs,
       captureRef,
@@ -381,7 +400,7 @@ export function* investigateSnat<H>(
     // Still 'reporting' while it runs (a new phase would be a new value for the status readers to know).
     if (input.notify !== false) {
       try {
-        notifications = (yield ops.call(ACTIVITIES.notifyReport, {
+        notifications = (yield call(ACTIVITIES.notifyReport, {
           investigationId: id,
           reportRef: report.reportRef,
         } satisfies NotifyReportInput)) as NotifyReportOutput;

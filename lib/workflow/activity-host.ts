@@ -7,6 +7,7 @@
  * message saying so. Tests set a factory built against the simulated cluster.
  */
 import type { ActivityContext } from './context.js';
+import type { InvestigationScope } from './contracts.js';
 import type { ActivityFunction } from './driver.js';
 
 /** What the factory may use from the Functions invocation (a subset of `InvocationContext`). */
@@ -16,7 +17,12 @@ export interface ActivityInvocation {
 }
 
 export interface ActivityContextFactory {
-  create(activity: string, invocation: ActivityInvocation): ActivityContext | Promise<ActivityContext>;
+  /** `scope`: the cluster (and node) the investigation acts on, as the workflow passed it; null when it passed none. */
+  create(
+    activity: string,
+    invocation: ActivityInvocation,
+    scope: InvestigationScope | null,
+  ): ActivityContext | Promise<ActivityContext>;
 }
 
 export class ActivityHostNotConfiguredError extends Error {
@@ -52,7 +58,13 @@ export function activityHandler(
   fn: ActivityFunction<ActivityContext>,
 ): (input: unknown, invocation: ActivityInvocation) => Promise<unknown> {
   return async (input, invocation) => {
-    const context = await factory.create(activity, invocation);
+    const context = await factory.create(activity, invocation, scopeOf(input));
     return fn(context, input as never);
   };
+}
+
+function scopeOf(input: unknown): InvestigationScope | null {
+  if (typeof input !== 'object' || input === null || !('scope' in input)) return null;
+  const { scope } = input;
+  return typeof scope === 'object' && scope !== null ? scope : null;
 }

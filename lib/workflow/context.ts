@@ -11,6 +11,16 @@ import type { MissingTools } from '../k8s/census.js';
 import type { ExecFn } from '../k8s/exec.js';
 import { writeReportFiles, REPORT_FILE_NAMES } from '../report/files.js';
 import type { Report } from '../report/model.js';
+import type { ClusterName, SnatFigures } from './contracts.js';
+
+/** Reads the node's SNAT metrics for resolveTarget (lib/azure/metrics.ts `readSnatMetrics` in Azure). */
+export type SnatMetricsReader = (
+  request: { readonly lbId: string; readonly nodeIp: string; readonly window: { start: string; end: string } },
+  fallback: SnatFigures,
+) => Promise<
+  | { readonly ok: true; readonly snat: SnatFigures }
+  | { readonly ok: false; readonly snat: SnatFigures; readonly message: string }
+>;
 
 /** Settings of one responder (CLI options here, app settings in Azure). */
 export interface InvestigationSettings {
@@ -113,4 +123,8 @@ export interface ActivityContext {
   readonly exec: ExecFn;
   /** Binaries found missing per image, shared by all census batches of the investigation. */
   readonly missingTools: MissingTools;
+  /** The cluster acted on, for the report; absent where the host only has a kubeconfig. */
+  readonly cluster?: ClusterName;
+  /** Azure Monitor, where the host can read it (the Functions app). */
+  readonly snatMetrics?: SnatMetricsReader;
 }

@@ -34,10 +34,44 @@ export type OrchestrationName = (typeof ORCHESTRATIONS)[keyof typeof ORCHESTRATI
 /** The node to investigate: by name, or by the exact InternalIP the load balancer reports. */
 export type NodeQuery = { readonly name: string } | { readonly ip: string };
 
+/**
+ * Which cluster an investigation acts on, for a host that serves many clusters: the Functions app builds each
+ * activity's clients, evidence store and report location from it (lib/azure/activity-factory.ts). Absent for a host
+ * bound to one cluster (the CLI, `serve`). The workflow adds it to every activity input as `scope`, and completes it
+ * once the target is resolved (the cluster found from the load balancer, the node's name, the start time).
+ */
+export interface InvestigationScope {
+  /** The AKS cluster's resource id: from the intake (a mapping, a manual request) or resolved from the load balancer. */
+  readonly clusterId?: string;
+  /** The load balancer the alert named: its cluster is found through node resource groups, its SNAT metrics read. */
+  readonly loadBalancerId?: string;
+  readonly investigationId?: string;
+  /** The node's name, once resolved. */
+  readonly node?: string;
+  /** When the investigation's window started (ISO 8601), once resolved: with the node, where its files go. */
+  readonly startedAt?: string;
+}
+
+/** The SNAT figures of the report (Azure Monitor, else a setting or the CLI). */
+export interface SnatFigures {
+  readonly allocatedPorts: number | null;
+  readonly usedPorts: number | null;
+  readonly failedConnections: number | null;
+}
+
+/** The cluster as the report names it. */
+export interface ClusterName {
+  readonly resourceId: string | null;
+  readonly name: string | null;
+}
+
 // resolveTarget ----------------------------------------------------------------------------------------------------
 
 export interface ResolveTargetInput {
   readonly node: NodeQuery;
+  /** The alert's window: the SNAT metrics of the node are read over it (when the host can read Azure Monitor). */
+  readonly window?: { readonly start: string; readonly end: string };
+  readonly scope?: InvestigationScope;
 }
 
 export type ResolveTargetOutput =
@@ -46,7 +80,11 @@ export type ResolveTargetOutput =
       readonly name: string;
       /** The InternalIP asked for, else the node's first one; null when it reports none. */
       readonly ip: string | null;
-      readonly snat: { allocatedPorts: number | null; usedPorts: number | null; failedConnections: number | null };
+      readonly snat: SnatFigures;
+      /** The cluster the host acted on, when it knows it (absent from hosts bound to one kubeconfig). */
+      readonly cluster?: ClusterName;
+      /** What could not be read (the SNAT metrics), for the report. */
+      readonly degraded?: Degradation[];
     }
   | { readonly found: false; readonly reason: 'not-found' | 'ambiguous' | 'invalid'; readonly message: string };
 
@@ -168,7 +206,8 @@ export interface WriteReportInput {
   readonly trigger: ReportTrigger;
   readonly node: { readonly name: string; readonly ip: string | null };
   readonly window: { readonly start: string | null; readonly end: string | null };
-  readonly snat: { allocatedPorts: number | null; usedPorts: number | null; failedConnections: number | null };
+  readonly snat: SnatFigures;
+  readonly cluster?: ClusterName;
   readonly podsRef: string | null;
   readonly censusRefs: string[];
   readonly captureRef: string | null;

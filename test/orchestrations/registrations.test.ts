@@ -56,9 +56,9 @@ describe('registrations of functions/index.ts (replay-engine level, not host lev
     const store = new MemoryEvidenceStore();
     const created: string[] = [];
     setActivityContextFactory({
-      create: (activity, inv) => {
+      create: (activity, inv, scope) => {
         created.push(`${activity}@${inv.invocationId}`);
-        return simContextFactory(sim, store).create(activity, inv);
+        return simContextFactory(sim, store).create(activity, inv, scope);
       },
     });
     const target = (await handlerOf(ACTIVITIES.resolveTarget)(

@@ -58,6 +58,7 @@ export async function writeReport(ctx: ActivityContext, input: WriteReportInput)
     investigationId: input.investigationId,
     generatedAt: input.generatedAt,
     trigger: input.trigger,
+    ...(input.cluster ? { cluster: input.cluster } : ctx.cluster ? { cluster: ctx.cluster } : {}),
     artifacts: { ...paths, rawCapture: input.rawCapture },
   });
   const written = await ctx.output.writeReport(report);
