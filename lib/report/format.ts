@@ -2,7 +2,7 @@
  * Wording and number formats shared by the Markdown and HTML renderers, so both say the same thing. Output is
  * deterministic (no locale, no clock): golden files pin it. Nothing here escapes; each renderer escapes the parts.
  */
-import type { Finding, PodRanking, Report, Severity } from './model.js';
+import type { Finding, PodRanking, Recommendation, Report, Severity } from './model.js';
 
 /** A piece of prose: `code` parts come from the cluster (names, endpoints) and are shown as literals. */
 export type Part = { readonly text: string } | { readonly code: string } | { readonly strong: string };
@@ -84,6 +84,11 @@ export function snatHoldingFlows(pod: PodRanking): number {
   return pod.establishedPublicOutbound + pod.synSentPublic + pod.closingPublic;
 }
 
+/** The cluster's name, else its resource id; null when neither is known. */
+export function clusterLabel(report: Report): string | null {
+  return report.cluster.name ?? report.cluster.resourceId;
+}
+
 export function nodeLabel(report: Report): string {
   const { name, ip } = report.node;
   if (name !== null && ip !== null) return `${name} (${ip})`;
@@ -125,6 +130,42 @@ export const CAPTURE_STATUS_TEXT: Record<Report['capture']['status'], string> = 
   missing: 'missing (no tcptracer capture: connect rates are unknown)',
   failed: 'failed (no tcptracer capture: connect rates are unknown)',
 };
+
+/** The capture's facts, worded once for the Markdown list and the HTML table. */
+export function captureFacts(report: Report): { status: string; tool: string; duration: string; events: string } {
+  const c = report.capture;
+  return {
+    status: CAPTURE_STATUS_TEXT[c.status],
+    tool: c.variant === null ? 'unknown' : `tcptracer (${c.variant})`,
+    duration: orDash(c.durationSeconds, (n) => `${decimal(n, 1)} s`),
+    events:
+      `${int(c.events.connect)} connect, ${int(c.events.accept)} accept, ${int(c.events.close)} close; ` +
+      `${int(c.lostEvents)} lost${c.truncated ? '; output truncated' : ''}`,
+  };
+}
+
+/** What a section says when it has nothing to show. */
+export const NOTHING = {
+  findings: 'No findings.',
+  recommendations: 'No recommendations.',
+  dataQuality: 'No data-quality notes: every input line was understood.',
+  degraded: 'None: every step completed.',
+  artifacts: 'No artifacts were stored.',
+} as const;
+
+/** A list item's bold label and its prose: a degraded step and its reason, a recommendation and its text. */
+export function labelled(label: string, text: string): Part[] {
+  return [{ strong: label }, { text: ': ' }, { text }];
+}
+
+/** `Applies to` the pods a recommendation is for (or the whole node), and its id. */
+export function appliesTo(r: Recommendation): Part[] {
+  const targets: Part[] =
+    r.appliesTo.length > 0
+      ? r.appliesTo.flatMap((pod, i): Part[] => (i === 0 ? [{ code: pod }] : [{ text: ', ' }, { code: pod }]))
+      : [{ text: 'the whole node' }];
+  return [{ text: 'Applies to ' }, ...targets, { text: ' (' }, { code: r.id }, { text: ')' }];
+}
 
 /** The one-paragraph answer at the top of the report. */
 export function verdict(report: Report): Part[] {

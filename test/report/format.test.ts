@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  appliesTo,
+  captureFacts,
+  clusterLabel,
   decimal,
   endpoint,
   int,
   isLinkable,
+  labelled,
   percent,
   timestamp,
   verdict,
@@ -162,4 +166,38 @@ describe('number and text formats', () => {
     ['https://x/" onmouseover="a', false],
     ['report name.json', false],
   ])('isLinkable(%s) = %s', (target, linkable) => expect(isLinkable(target)).toBe(linkable));
+});
+
+describe('shared wording', () => {
+  it('says which pods a recommendation is for, or that it is node-wide', () => {
+    const rec = { id: 'r1', title: 'T', text: 'x', appliesTo: ['ns/a', 'ns/b'] };
+    expect(plain(appliesTo(rec))).toBe('Applies to `ns/a`, `ns/b` (`r1`)');
+    expect(plain(appliesTo({ ...rec, appliesTo: [] }))).toBe('Applies to the whole node (`r1`)');
+  });
+
+  it('keeps a label and its prose apart, so each is escaped on its own', () => {
+    expect(labelled('step', '# reason')).toEqual([{ strong: 'step' }, { text: ': ' }, { text: '# reason' }]);
+  });
+
+  it('states the capture facts, dashing an unknown duration', () => {
+    expect(captureFacts(culpritReport)).toEqual({
+      status: 'complete',
+      tool: 'tcptracer (bcc)',
+      duration: '60 s',
+      events: '5,220 connect, 310 accept, 4,980 close; 0 lost',
+    });
+    const missing: Report = {
+      ...emptyReport,
+      capture: { ...emptyReport.capture, variant: null, durationSeconds: null },
+    };
+    expect(captureFacts(missing)).toMatchObject({ tool: 'unknown', duration: '–' });
+  });
+
+  it('names the cluster, else gives its resource id', () => {
+    expect(clusterLabel(culpritReport)).toBe('aks-prod-weu');
+    expect(clusterLabel({ ...culpritReport, cluster: { name: null, resourceId: '/subscriptions/x' } })).toBe(
+      '/subscriptions/x',
+    );
+    expect(clusterLabel({ ...culpritReport, cluster: { name: null, resourceId: null } })).toBeNull();
+  });
 });
