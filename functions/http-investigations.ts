@@ -1,6 +1,7 @@
 /**
  * POST /api/investigations (start one), GET /api/investigations/{id} (its status), GET /api/investigations (recent).
- * Thin: parse with lib/intake/http.ts, claim / read through the Durable client, map with the same module.
+ * Thin: parse with lib/intake/http.ts, claim / read through the Durable client, map with the same module; the
+ * status of a reported investigation carries read links (SAS) to its files, signed with the app's report store.
  */
 import df from 'durable-functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
@@ -16,6 +17,8 @@ import {
 } from '../lib/intake/http.js';
 import { claimInstance, durableInstances } from '../lib/serve/durable.js';
 import { originOf, responseInit, settingsOnce } from '../lib/serve/handler-kit.js';
+import { reportLinksOf } from '../lib/azure/activity-factory.js';
+import { appReportStore } from './startup.js';
 
 /** How far back the recent list looks (Durable lists by creation time). */
 const RECENT_WINDOW_MS = 7 * 24 * 3600_000;
@@ -34,7 +37,14 @@ df.app.client.http('startInvestigation', {
     const claim = await claimInstance(
       durableInstances(client),
       investigationKey(cluster, node),
-      (id) => ({ investigationId: id, node, captureSeconds, trigger: { kind: 'http', source: cluster } }),
+      // The scope names the cluster asked about: the activities act on it (lib/azure/activity-factory.ts).
+      (id) => ({
+        investigationId: id,
+        node,
+        captureSeconds,
+        trigger: { kind: 'http', source: cluster },
+        scope: { clusterId: cluster },
+      }),
       new Date(),
       settings.cooldownMinutes * 60_000,
     );
@@ -46,11 +56,22 @@ df.app.client.http('getInvestigation', {
   route: 'investigations/{id}',
   methods: ['GET'],
   authLevel: 'function',
-  handler: async (request: HttpRequest, client: DurableClient) => {
+  handler: async (request: HttpRequest, client: DurableClient, context: InvocationContext) => {
     const id = request.params.id;
     const bad = checkInvestigationId(id);
     if (bad || id === undefined) return responseInit(bad ?? statusResponse(null, ''));
-    return responseInit(statusResponse(await durableInstances(client).getStatus(id), id));
+    const view = await durableInstances(client).getStatus(id);
+    // Read links for a reported investigation; without settings the status is still answered, with its keys only.
+    const loaded = view === null ? null : settingsOnce((m) => context.error(m));
+    const links = loaded?.ok
+      ? await reportLinksOf(
+          () => appReportStore(loaded.settings),
+          view?.output,
+          loaded.settings.reportLinkTtlMinutes * 60,
+          (m) => context.warn(m),
+        )
+      : null;
+    return responseInit(statusResponse(view, id, links));
   },
 });
 

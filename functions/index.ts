@@ -1,4 +1,8 @@
-/** The Functions app: every module that registers functions, imported once. Keep it a plain list of imports. */
+/**
+ * The Functions app: its startup (the activities' context factory), then every module that registers functions,
+ * imported once. Keep it a plain list of imports.
+ */
+import './startup.js';
 import './orchestrations.js';
 import './activities.js';
 import './http-alerts.js';

@@ -285,6 +285,19 @@ export class BlobReportStore {
     }
   }
 
+  /** Read links to a report's three files (the URLs `writeReport` returned, or blob names), one lifetime for all. */
+  async readLinks(
+    files: { readonly json: string; readonly markdown: string; readonly html: string },
+    ttlSeconds: number,
+  ): Promise<{ json: string; markdown: string; html: string }> {
+    const [json, markdown, html] = await Promise.all([
+      this.readLink(files.json, ttlSeconds),
+      this.readLink(files.markdown, ttlSeconds),
+      this.readLink(files.html, ttlSeconds),
+    ]);
+    return { json, markdown, html };
+  }
+
   /** One delegation key serves every link it covers; a new one is asked for when a link would outlive it. */
   private async userDelegationKey(
     service: BlobServiceClient,

@@ -58,13 +58,38 @@ export function activityHandler(
   fn: ActivityFunction<ActivityContext>,
 ): (input: unknown, invocation: ActivityInvocation) => Promise<unknown> {
   return async (input, invocation) => {
-    const context = await factory.create(activity, invocation, scopeOf(input));
+    const context = await factory.create(activity, invocation, activityScopeOf(input));
     return fn(context, input as never);
   };
 }
 
-function scopeOf(input: unknown): InvestigationScope | null {
+/** The `scope` an activity's input carries (the workflow adds it to every input), or null. */
+export function activityScopeOf(input: unknown): InvestigationScope | null {
   if (typeof input !== 'object' || input === null || !('scope' in input)) return null;
   const { scope } = input;
   return typeof scope === 'object' && scope !== null ? scope : null;
+}
+
+/**
+ * A factory built on first use, so that importing the app needs no settings: `build` runs at the first activity and
+ * again at the next one as long as it throws (a fixed app setting then takes effect without a restart). Its failure
+ * is the activity's, with the activity named.
+ */
+export function lazyActivityContextFactory(build: () => ActivityContextFactory): ActivityContextFactory {
+  let built: ActivityContextFactory | null = null;
+  return {
+    create(activity, invocation, scope) {
+      if (built === null) {
+        try {
+          built = build();
+        } catch (e) {
+          throw new Error(
+            `activity ${activity}: the activity host could not be set up: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
+        }
+      }
+      return built.create(activity, invocation, scope);
+    },
+  };
 }

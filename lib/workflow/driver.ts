@@ -83,8 +83,12 @@ export type ActivityEvent =
 
 export interface DriverOptions<C> {
   readonly activities: Readonly<Record<string, ActivityFunction<C>>>;
-  /** The activity's context (clients, settings, output, ...): built by the caller, never by the generator. */
-  readonly context: (activity: string, signal: AbortSignal) => C;
+  /**
+   * The activity's context (clients, settings, output, ...): built by the caller, never by the generator, from the
+   * activity's JSON round-tripped input where it needs to (a host that serves many clusters reads its `scope`, as the
+   * Functions app's `ActivityContextFactory` does). Its failure is the activity's.
+   */
+  readonly context: (activity: string, signal: AbortSignal, input: unknown) => C | Promise<C>;
   readonly signal?: AbortSignal;
   /** Waits `ms`, rejecting when the signal aborts. Default: a timer. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -162,7 +166,8 @@ export async function runWorkflow<I, R, C>(
     const started = performance.now();
     let output: unknown;
     try {
-      output = await fn(options.context(activity, signal.aborted ? quiet : signal), activityInput as never);
+      const context = await options.context(activity, signal.aborted ? quiet : signal, activityInput);
+      output = await fn(context, activityInput as never);
     } catch (e) {
       options.onActivity?.({
         type: 'end',

@@ -5,17 +5,21 @@
  * routes durable-functions 3.5 calls: POST orchestrators/<name>/<id>, GET instances/<id>, GET instances/?filters).
  * The fake records every start and answers like the extension (404 for an unknown instance).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { loadApp } from '../helpers/df-harness.js';
 import type { Registration } from '../helpers/df-harness.js';
 import { resetSettingsCache } from '../../lib/serve/handler-kit.js';
 import { bucketMsFor, instanceIdFor } from '../../lib/intake/registry.js';
 import { keyOfTarget } from '../../lib/intake/alert.js';
+import { BlobReportStore } from '../../lib/azure/blob-store.js';
+import { azuriteConnectionString } from '../../sim/azurite.js';
+import { culpritReport } from '../fixtures/report/sample.js';
 
 const SUB = '/subscriptions/6f1d2c3b-4a59-4e8f-9a7b-0c1d2e3f4a5b';
 const LB = `${SUB}/resourcegroups/mc_rg-shop_aks-shop_westeurope/providers/microsoft.network/loadbalancers/kubernetes`;
@@ -359,5 +363,111 @@ describe('HTTP handlers through their registrations, not the Functions host', ()
     expect(list.body).toMatchObject({ investigations: [{ id, status: 'completed' }] });
     const badLimit = await call('listInvestigations', { method: 'GET', path: '/api/investigations?limit=0' });
     expect(badLimit).toMatchObject({ status: 400, body: { error: { field: 'limit' } } });
+  });
+
+  it('POST /api/investigations: the started input carries the cluster asked about as its scope', async () => {
+    const ok = await call('startInvestigation', {
+      method: 'POST',
+      path: '/api/investigations',
+      body: JSON.stringify({ cluster: CLUSTER, nodeIp: '10.224.0.5' }),
+    });
+    expect(ok.status).toBe(202);
+    expect(fake.starts).toHaveLength(1);
+    const input = fake.starts[0]!.input as Record<string, unknown>;
+    expect(input).toMatchObject({
+      investigationId: fake.starts[0]!.instanceId,
+      node: { ip: '10.224.0.5' },
+      captureSeconds: 30,
+      scope: { clusterId: CLUSTER },
+    });
+    expect(Object.keys(input.scope as object)).toEqual(['clusterId']);
+  });
+
+  it('GET /api/investigations/{id} of a reported investigation: read links (SAS) that open the files in Azurite', async () => {
+    const container = `links-${randomUUID().slice(0, 8)}`;
+    const connection = azuriteConnectionString(inject('azuriteBlobUrl'));
+    setEnv({
+      SNAT_REPORT_STORAGE: connection,
+      SNAT_REPORT_CONTAINER: container,
+      SNAT_REPORT_LINK_TTL_MINUTES: '15',
+    });
+    const store = BlobReportStore.fromConnectionString(connection, { container });
+    const files = await store
+      .output({
+        cluster: culpritReport.cluster.name,
+        node: culpritReport.node.name,
+        investigationId: culpritReport.investigationId,
+        generatedAt: culpritReport.generatedAt,
+      })
+      .writeReport(culpritReport);
+
+    await postAlert(lbAlert());
+    const id = fake.starts[0]!.instanceId;
+    const inst = fake.instances.get(id)!;
+    inst.runtimeStatus = 'Completed';
+    inst.output = {
+      outcome: 'reported',
+      node: { name: culpritReport.node.name, ip: '10.224.0.5' },
+      report: { ...files, pods: 3, top: 'shop/checkout', degraded: 0 },
+    };
+    const before = Date.now();
+    const res = await call('getInvestigation', { method: 'GET', path: `/api/investigations/${id}`, params: { id } });
+    expect(res.status).toBe(200);
+    type Files = { json: string; markdown: string; html: string };
+    const report = res.body.report as { links: Files | null; keys: Files };
+    expect(report.keys).toEqual(files);
+    expect(report.links).not.toBeNull();
+    for (const file of ['json', 'markdown', 'html'] as const) {
+      const link = new URL(report.links![file]);
+      expect(link.origin + link.pathname).toBe(files[file]);
+      expect(link.searchParams.get('sig')).toBeTruthy();
+      expect(link.searchParams.get('sp')).toBe('r');
+      const expiry = Date.parse(link.searchParams.get('se') ?? '');
+      expect(expiry - before).toBeGreaterThan(14 * 60_000);
+      expect(expiry - before).toBeLessThanOrEqual(16 * 60_000);
+      expect(report.links![file]).toMatch(/[?&]sig=/);
+      expect(report.links![file]).toMatch(/[?&]se=/);
+    }
+    const opened = await fetch(report.links!.json);
+    expect(opened.status).toBe(200);
+    expect(((await opened.json()) as { investigationId: string }).investigationId).toBe(culpritReport.investigationId);
+    // The key alone (no SAS) opens nothing: the container is private.
+    expect((await fetch(files.json)).status).not.toBe(200);
+
+    // Files outside the report container: no links (logged), the status and its keys all the same.
+    inst.output = {
+      outcome: 'reported',
+      node: { name: 'aks-n-0', ip: '10.224.0.5' },
+      report: {
+        json: 'https://elsewhere.example.net/x/report.json',
+        markdown: 'https://elsewhere.example.net/x/report.md',
+        html: 'https://elsewhere.example.net/x/report.html',
+        pods: 1,
+        top: null,
+        degraded: 0,
+      },
+    };
+    const outside = await call('getInvestigation', {
+      method: 'GET',
+      path: `/api/investigations/${id}`,
+      params: { id },
+    });
+    expect(outside).toMatchObject({
+      status: 200,
+      body: {
+        outcome: 'reported',
+        report: { links: null, keys: { json: 'https://elsewhere.example.net/x/report.json' } },
+      },
+    });
+
+    // Not reported (still running): no links, and nothing is signed.
+    inst.runtimeStatus = 'Running';
+    inst.output = null;
+    const running = await call('getInvestigation', {
+      method: 'GET',
+      path: `/api/investigations/${id}`,
+      params: { id },
+    });
+    expect(running.body).toMatchObject({ status: 'running', report: null });
   });
 });
