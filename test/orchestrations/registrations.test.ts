@@ -8,6 +8,7 @@ import { InvocationContext } from '@azure/functions';
 import { ACTIVITIES, ORCHESTRATIONS } from '../../lib/workflow/contracts.js';
 import type { ListPodsOutput, ResolveTargetOutput } from '../../lib/workflow/contracts.js';
 import { setActivityContextFactory } from '../../lib/workflow/activity-host.js';
+import { ArmError } from '../../lib/azure/arm.js';
 import { MemoryEvidenceStore } from '../../lib/workflow/context.js';
 import { startSim } from '../../sim/server.js';
 import type { RunningSim } from '../../sim/server.js';
@@ -46,7 +47,9 @@ describe('registrations of functions/index.ts (replay-engine level, not host lev
     }
   });
 
-  it('an activity run before the context factory is wired fails with a message saying so', async () => {
+  it('an activity run with no context factory (none set, or reset with null) fails with a message saying so', async () => {
+    // functions/index.ts installs the app's lazy factory at import (functions/startup.ts); take it away.
+    setActivityContextFactory(null);
     await expect(
       handlerOf(ACTIVITIES.resolveTarget)({ node: { name: 'x' } }, invocation('resolveTarget')),
     ).rejects.toThrow(/resolveTarget: no ActivityContextFactory is configured/);
@@ -90,5 +93,38 @@ describe('registrations of functions/index.ts (replay-engine level, not host lev
         invocation('censusPods'),
       ),
     ).rejects.toThrow(/evidence store: no entry "nope"/);
+  });
+
+  it('resolveTarget: SNAT metrics that fail even after retries are a degradation, the node is still resolved', async () => {
+    const store = new MemoryEvidenceStore();
+    const asked: unknown[] = [];
+    setActivityContextFactory({
+      create: async (activity, inv, scope) => ({
+        ...(await simContextFactory(sim, store).create(activity, inv, scope)),
+        snatMetrics: (request) => {
+          asked.push(request);
+          return Promise.reject(new ArmError('throttled', 'read SNAT metrics: HTTP 429 (after 4 attempts)\nstack'));
+        },
+      }),
+    });
+    const window = { start: '2026-11-26T09:55:00.000Z', end: '2026-11-26T10:00:00.000Z' };
+    const lbId =
+      '/subscriptions/6f1d2c3b-4a59-4e8f-9a7b-0c1d2e3f4a5b/resourceGroups/mc_rg/providers/Microsoft.Network/loadBalancers/kubernetes';
+    const target = (await handlerOf(ACTIVITIES.resolveTarget)(
+      { node: { ip: sim.expected.nodeIp }, window, scope: { loadBalancerId: lbId } },
+      invocation('resolveTarget'),
+    )) as ResolveTargetOutput;
+    expect(asked).toEqual([{ lbId, nodeIp: sim.expected.nodeIp, window }]);
+    expect(target).toMatchObject({
+      found: true,
+      name: sim.expected.node,
+      snat: { allocatedPorts: 1024, usedPorts: null, failedConnections: null },
+      degraded: [
+        {
+          step: 'snat metrics',
+          reason: 'SNAT metrics unavailable after retries: read SNAT metrics: HTTP 429 (after 4 attempts)',
+        },
+      ],
+    });
   });
 });

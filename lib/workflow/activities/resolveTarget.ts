@@ -23,9 +23,15 @@ export async function resolveTarget(ctx: ActivityContext, input: ResolveTargetIn
     const degraded: Degradation[] = [];
     const lbId = input.scope?.loadBalancerId;
     if (ctx.snatMetrics && lbId && ip !== null && input.window) {
-      const read = await ctx.snatMetrics({ lbId, nodeIp: ip, window: input.window }, configured);
-      snat = read.snat;
-      if (!read.ok) degraded.push({ step: 'snat metrics', reason: read.message });
+      // Throttling or an outage that outlived the reader's retries: the investigation goes on without the metrics.
+      try {
+        const read = await ctx.snatMetrics({ lbId, nodeIp: ip, window: input.window }, configured);
+        snat = read.snat;
+        if (!read.ok) degraded.push({ step: 'snat metrics', reason: read.message });
+      } catch (e) {
+        const why = e instanceof Error ? (e.message.split('\n', 1)[0] ?? e.name) : String(e);
+        degraded.push({ step: 'snat metrics', reason: `SNAT metrics unavailable after retries: ${why}` });
+      }
     }
     return {
       found: true,
