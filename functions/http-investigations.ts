@@ -17,7 +17,8 @@ import {
 } from '../lib/intake/http.js';
 import { claimInstance, durableInstances } from '../lib/serve/durable.js';
 import { originOf, responseInit, settingsOnce } from '../lib/serve/handler-kit.js';
-import { reportLinksOf } from '../lib/azure/activity-factory.js';
+import { censusLinksOf, reportLinksOf } from '../lib/azure/activity-factory.js';
+import type { BlobReportStore } from '../lib/azure/blob-store.js';
 import { appReportStore } from './startup.js';
 
 /** How far back the recent list looks (Durable lists by creation time). */
@@ -63,15 +64,13 @@ df.app.client.http('getInvestigation', {
     const view = await durableInstances(client).getStatus(id);
     // Read links for a reported investigation; without settings the status is still answered, with its keys only.
     const loaded = view === null ? null : settingsOnce((m) => context.error(m));
-    const links = loaded?.ok
-      ? await reportLinksOf(
-          () => appReportStore(loaded.settings),
-          view?.output,
-          loaded.settings.reportLinkTtlMinutes * 60,
-          (m) => context.warn(m),
-        )
-      : null;
-    return responseInit(statusResponse(view, id, links));
+    if (!loaded?.ok) return responseInit(statusResponse(view, id));
+    const store = (): BlobReportStore => appReportStore(loaded.settings);
+    const ttl = loaded.settings.reportLinkTtlMinutes * 60;
+    const warn = (m: string): void => context.warn(m);
+    const links = await reportLinksOf(store, view?.output, ttl, warn);
+    const nodeLinks = await censusLinksOf(store, view?.output, ttl, warn);
+    return responseInit(statusResponse(view, id, links, nodeLinks));
   },
 });
 

@@ -2,6 +2,8 @@
 import df from 'durable-functions';
 import { investigateAlert } from '../orchestrations/alert.js';
 import type { AlertInvestigationInput } from '../orchestrations/alert.js';
+import { investigateCluster } from '../orchestrations/cluster.js';
+import type { ClusterInvestigationInput } from '../orchestrations/cluster.js';
 import { durableOps } from '../orchestrations/durable.js';
 import { investigateSnat } from '../orchestrations/investigate.js';
 import type { InvestigationInput } from '../orchestrations/investigate.js';
@@ -13,4 +15,8 @@ df.app.orchestration(ORCHESTRATIONS.investigateSnat, function* (context) {
 
 df.app.orchestration(ORCHESTRATIONS.investigateAlert, function* (context) {
   return yield* investigateAlert(context.df.getInput<AlertInvestigationInput>(), durableOps(context));
+});
+
+df.app.orchestration(ORCHESTRATIONS.investigateCluster, function* (context) {
+  return yield* investigateCluster(context.df.getInput<ClusterInvestigationInput>(), durableOps(context));
 });

@@ -35,7 +35,7 @@ export type NodeInvestigationOutcome =
       readonly node: NodeQuery;
       readonly outcome: 'reported';
       readonly nodeName: string;
-      readonly report: Pick<WriteReportOutput, 'json' | 'markdown' | 'html' | 'top' | 'pods' | 'degraded'>;
+      readonly report: Pick<WriteReportOutput, 'json' | 'markdown' | 'html' | 'top' | 'pods' | 'degraded' | 'topPods'>;
     }
   | {
       readonly investigationId: string;
@@ -73,12 +73,12 @@ export function parallelismOf(maxParallel: number | undefined): number {
 function outcomeOf(input: InvestigationInput, result: InvestigationResult): NodeInvestigationOutcome {
   const base = { investigationId: input.investigationId, node: input.node };
   if (result.outcome === 'target-not-found') return { ...base, outcome: 'target-not-found', message: result.message };
-  const { json, markdown, html, top, pods, degraded } = result.report;
+  const { json, markdown, html, top, pods, degraded, topPods } = result.report;
   return {
     ...base,
     outcome: 'reported',
     nodeName: result.node.name,
-    report: { json, markdown, html, top, pods, degraded },
+    report: { json, markdown, html, top, pods, degraded, ...(topPods ? { topPods } : {}) },
   };
 }
 
@@ -108,23 +108,33 @@ function* settleAll<H>(
   }
 }
 
-export function* investigateAlert<H>(
-  input: AlertInvestigationInput,
-  ops: WorkflowOps<H>,
-): Generator<H, AlertInvestigationResult, unknown> {
-  const all = input.investigations;
-  const size = parallelismOf(input.maxParallel);
-  const waves = Math.ceil(all.length / size);
-  const outcomes: NodeInvestigationOutcome[] = [];
-  const status = (phase: AlertStatus['phase'], wave: number): void => {
-    const s: AlertStatus = { phase, nodes: { done: outcomes.length, total: all.length }, wave, waves };
-    ops.status?.(s);
-  };
+/** Where a wave runner is: before each wave, and once at the end (`wave` = `waves`). */
+export interface WaveProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly wave: number;
+  readonly waves: number;
+}
 
+/**
+ * Runs `investigations` as `investigateSnat` sub-orchestrations (instance id = the investigation's id), at most
+ * `maxParallel` at a time, in waves; a failed one is an outcome. `progress` is told before each wave (and the caller
+ * reports the end). Nothing is scheduled for an empty list (never `ops.all([])`). Shared by `investigateAlert` and
+ * `investigateCluster`.
+ */
+export function* investigateNodes<H>(
+  investigations: readonly InvestigationInput[],
+  maxParallel: number | undefined,
+  ops: WorkflowOps<H>,
+  progress: (p: WaveProgress) => void = () => {},
+): Generator<H, NodeInvestigationOutcome[], unknown> {
+  const size = parallelismOf(maxParallel);
+  const waves = Math.ceil(investigations.length / size);
+  const outcomes: NodeInvestigationOutcome[] = [];
   for (let w = 0; w < waves; w++) {
-    const wave = all.slice(w * size, (w + 1) * size);
+    const wave = investigations.slice(w * size, (w + 1) * size);
     if (wave.length === 0) break; // never ops.all([])
-    status('investigating', w + 1);
+    progress({ done: outcomes.length, total: investigations.length, wave: w + 1, waves });
     const handles = wave.map((i) => ops.sub(ORCHESTRATIONS.investigateSnat, i, i.investigationId));
     const settled = yield* settleAll(ops, handles);
     settled.forEach((s, k) => {
@@ -136,6 +146,24 @@ export function* investigateAlert<H>(
       );
     });
   }
-  status('done', waves);
+  return outcomes;
+}
+
+/** The number of waves `investigateNodes` runs `count` investigations in. */
+export const wavesOf = (count: number, maxParallel: number | undefined): number =>
+  Math.ceil(count / parallelismOf(maxParallel));
+
+export function* investigateAlert<H>(
+  input: AlertInvestigationInput,
+  ops: WorkflowOps<H>,
+): Generator<H, AlertInvestigationResult, unknown> {
+  const all = input.investigations;
+  const waves = wavesOf(all.length, input.maxParallel);
+  const status = (phase: AlertStatus['phase'], done: number, wave: number): void => {
+    const s: AlertStatus = { phase, nodes: { done, total: all.length }, wave, waves };
+    ops.status?.(s);
+  };
+  const outcomes = yield* investigateNodes(all, input.maxParallel, ops, (p) => status('investigating', p.done, p.wave));
+  status('done', outcomes.length, waves);
   return { alertId: input.alertId, investigations: outcomes };
 }

@@ -1,6 +1,6 @@
 /**
- * The Durable Functions adapter of the Ops port: the same generators (`investigateSnat`, `investigateAlert`) run under
- * the durable-functions replay engine with `durableOps(context)`.
+ * The Durable Functions adapter of the Ops port: the same generators (`investigateSnat`, `investigateAlert`,
+ * `investigateCluster`) run under the durable-functions replay engine with `durableOps(context)`.
  *
  * - call   -> `callActivityWithRetry` with the activity's policy (lib/workflow/retry.ts), `callActivity` for a name
  *             without one;

@@ -8,7 +8,8 @@
  * fails the orchestration, so every fan-out is guarded.
  *
  * The census runs while the capture Job traces: the pod list is then a snapshot taken during the capture (what the
- * report should show), and the census' execs cost no time on top of the window.
+ * report should show), and the census' execs cost no time on top of the window. A census-only investigation
+ * (`capture: false`, what a NAT gateway alert's cluster census runs per node) creates no capture Job at all.
  */
 import { ACTIVITIES } from '../lib/workflow/contracts.js';
 import type {
@@ -26,7 +27,7 @@ import type {
   StartCaptureOutput,
   WriteReportOutput,
 } from '../lib/workflow/contracts.js';
-import type { Degradation, ReportTrigger } from '../lib/report/model.js';
+import type { DataQualityNote, Degradation, ReportTrigger } from '../lib/report/model.js';
 
 /** The port the workflow runs on. `H` is the adapter's handle: a Durable `Task`, or a local descriptor. */
 export interface Ops<H> {
@@ -72,8 +73,15 @@ export interface InvestigationInput {
   /** A Kubernetes label value (1-63 of [A-Za-z0-9-_.]): it labels the capture Job and names the report. */
   readonly investigationId: string;
   readonly node: NodeQuery;
-  /** The tcptracer window, 1..600 s. */
+  /** The tcptracer window, 1..600 s; not used when `capture` is false. */
   readonly captureSeconds: number;
+  /**
+   * `false`: a census-only investigation: no capture Job at all (no startCapture, checkCapture, collectCapture or
+   * deleteCapture), the pod list and census as usual, and the report says why (`CENSUS_ONLY_NOTE`). Absent: true.
+   * `investigateCluster` sets it: a NAT gateway alert names no node, and a privileged capture Job on every node of a
+   * cluster for one alert is not acceptable.
+   */
+  readonly capture?: boolean;
   readonly trigger: ReportTrigger;
   readonly timing?: Partial<WorkflowTiming>;
   readonly fanOut?: Partial<CensusFanOut>;
@@ -136,6 +144,13 @@ const messageOf = (e: unknown): string => {
 };
 
 const CENSUS_ALONE = 'the report rests on the pod census (exec) alone';
+
+/** The report's data quality note of a census-only investigation (`capture: false`). */
+export const CENSUS_ONLY_NOTE: DataQualityNote = Object.freeze({
+  source: 'capture',
+  text: 'census only: a NAT gateway alert names no node; no capture Job was run',
+  count: 0,
+});
 
 /** The half-open ranges [start, end) of `total` items in batches of `size`. */
 export function batchesOf(total: number, size: number): Array<{ start: number; end: number }> {
@@ -200,30 +215,34 @@ export function* investigateSnat<H>(
     }
   };
 
+  const censusOnly = input.capture === false;
   try {
-    setStatus('starting capture');
     let capture: Extract<StartCaptureOutput, { started: true }> | null = null;
-    try {
-      job.owed = true;
-      const started = (yield call(ACTIVITIES.startCapture, {
-        investigationId: id,
-        nodeName: node.name,
-        captureSeconds: input.captureSeconds,
-        now: windowStart.toISOString(),
-      })) as StartCaptureOutput;
-      if (started.started) capture = started;
-      else {
-        job.owed = false;
+    // Census only: no capture Job is created, so none is owed a cleanup either.
+    if (!censusOnly) {
+      setStatus('starting capture');
+      try {
+        job.owed = true;
+        const started = (yield call(ACTIVITIES.startCapture, {
+          investigationId: id,
+          nodeName: node.name,
+          captureSeconds: input.captureSeconds,
+          now: windowStart.toISOString(),
+        })) as StartCaptureOutput;
+        if (started.started) capture = started;
+        else {
+          job.owed = false;
+          degraded.push({
+            step: 'capture',
+            reason: `the capture Job was not created (${started.reason}: ${started.message}); ${CENSUS_ALONE}`,
+          });
+        }
+      } catch (e) {
         degraded.push({
           step: 'capture',
-          reason: `the capture Job was not created (${started.reason}: ${started.message}); ${CENSUS_ALONE}`,
+          reason: `the capture Job could not be created (${messageOf(e)}); ${CENSUS_ALONE}`,
         });
       }
-    } catch (e) {
-      degraded.push({
-        step: 'capture',
-        reason: `the capture Job could not be created (${messageOf(e)}); ${CENSUS_ALONE}`,
-      });
     }
 
     // The pod list and the census, while the capture runs.
@@ -393,6 +412,8 @@ export function* investigateSnat<H>(
       rawCapture,
       // A copy: the notify step may add to `degraded` later, and the replay engine keeps this input by reference.
       degraded: [...degraded],
+      // Not a degradation: nothing failed. The capture's status is `missing` (never attempted), and the note says why.
+      ...(censusOnly ? { notes: [{ ...CENSUS_ONLY_NOTE }] } : {}),
     })) as WriteReportOutput;
 
     // After the report is stored, and never at its cost: a failure here is recorded, the result stays `reported`.

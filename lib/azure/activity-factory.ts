@@ -289,3 +289,27 @@ export async function reportLinksOf(
     return null;
   }
 }
+
+/**
+ * Read links to each node's report of a finished cluster census (`investigateCluster`'s output), by node
+ * investigation id; empty for anything else. Same rules as `reportLinksOf`: a link that cannot be signed is logged and
+ * left out.
+ */
+export async function censusLinksOf(
+  store: () => BlobReportStore,
+  output: unknown,
+  ttlSeconds: number,
+  log: (message: string) => void = () => {},
+): Promise<Record<string, { json: string; markdown: string; html: string }>> {
+  const links: Record<string, { json: string; markdown: string; html: string }> = {};
+  if (typeof output !== 'object' || output === null) return links;
+  const result = output as { outcome?: unknown; nodes?: unknown };
+  if (result.outcome !== 'census' || !Array.isArray(result.nodes)) return links;
+  for (const node of result.nodes as unknown[]) {
+    const id = (node as { investigationId?: unknown } | null)?.investigationId;
+    if (typeof id !== 'string') continue;
+    const found = await reportLinksOf(store, node, ttlSeconds, log);
+    if (found !== null) links[id] = found;
+  }
+  return links;
+}

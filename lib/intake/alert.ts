@@ -247,6 +247,8 @@ function planNatGateway(
  * The registry key of a target: cluster + node IP, or cluster + `*` for a census. An unmapped load balancer's cluster
  * is not known before ARM resolves it; its id stands in for the cluster (a load balancer belongs to one cluster), so
  * alerts still de-duplicate among themselves. Map load balancers (SNAT_LB_CLUSTER_MAP) to share keys with HTTP starts.
+ * A census's key leaves the NAT gateway out on purpose: the census covers the cluster's nodes whichever of its
+ * gateways fired, so there is one live census per cluster (and its cooldown), not one per gateway.
  */
 export function keyOfTarget(target: AlertTarget): InvestigationKey {
   if ('nodeIp' in target) return investigationKey(target.clusterHint ?? target.loadBalancerId, { ip: target.nodeIp });

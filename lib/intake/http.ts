@@ -20,7 +20,7 @@ import type { Settings } from '../config/settings.js';
 import { isAksClusterId } from '../config/resource-ids.js';
 import type { NodeQuery } from '../workflow/contracts.js';
 import type { AlertPlan, AlertTarget } from './alert.js';
-import type { InstanceView, RegistryEntry } from './registry.js';
+import type { InstanceView, Outcome, RegistryEntry } from './registry.js';
 
 export interface HttpResult {
   readonly status: number;
@@ -105,19 +105,6 @@ export interface StartedTarget {
   /** false: an existing investigation was returned (running, or finished inside the cooldown). */
   readonly started: boolean;
   readonly why?: 'running' | 'cooldown';
-}
-
-/**
- * Targets the workflow cannot run yet: a NAT gateway alert names no node, and the all-nodes census it needs is not
- * built. Refused before anything starts, in the Functions app and in `serve` alike.
- */
-export function unsupportedTargets(plan: AlertPlan): HttpResult | null {
-  if (plan.kind !== 'start' || plan.targets.every((t) => 'nodeIp' in t)) return null;
-  return errorResult(
-    400,
-    'unsupported-target',
-    'a NAT gateway alert names no node, and the all-nodes census it needs is not supported yet: nothing was started',
-  );
 }
 
 export function alertResponse(plan: AlertPlan, started: readonly StartedTarget[], origin: string): HttpResult {
@@ -265,28 +252,102 @@ const customStatusSchema = z.object({
   phase: z.string(),
   node: z.string().nullable().optional(),
   pods: z.object({ done: z.number(), total: z.number() }).optional(),
+  // A cluster census's (and an alert's) progress: node investigations over / to run.
+  nodes: z.object({ done: z.number(), total: z.number() }).optional(),
 });
+
+const reportSchema = z.object({
+  json: z.string(),
+  markdown: z.string(),
+  html: z.string(),
+  pods: z.number(),
+  top: z.string().nullable(),
+  degraded: z.number(),
+});
+
+const nodeQuerySchema = z.union([z.object({ name: z.string() }), z.object({ ip: z.string() })]);
+
+const nodeOutcomeSchema = z.union([
+  z.object({
+    investigationId: z.string(),
+    node: nodeQuerySchema,
+    outcome: z.literal('reported'),
+    nodeName: z.string(),
+    report: reportSchema,
+  }),
+  z.object({
+    investigationId: z.string(),
+    node: nodeQuerySchema,
+    outcome: z.enum(['target-not-found', 'failed']),
+    message: z.string(),
+  }),
+]);
+
+const censusBase = {
+  natGatewayId: z.string(),
+  cluster: z.object({ resourceId: z.string().nullable(), name: z.string().nullable() }),
+  total: z.number(),
+  skipped: z.object({ notReady: z.number(), overLimit: z.number() }),
+};
 
 const resultSchema = z.union([
   z.object({
     outcome: z.literal('reported'),
     node: z.object({ name: z.string(), ip: z.string().nullable() }),
-    report: z.object({
-      json: z.string(),
-      markdown: z.string(),
-      html: z.string(),
-      pods: z.number(),
-      top: z.string().nullable(),
-      degraded: z.number(),
-    }),
+    report: reportSchema,
   }),
   z.object({ outcome: z.literal('target-not-found'), reason: z.string(), message: z.string() }),
+  z.object({
+    outcome: z.literal('census'),
+    ...censusBase,
+    nodes: z.array(nodeOutcomeSchema),
+    top: z.array(
+      z.object({
+        pod: z.string(),
+        node: z.string(),
+        investigationId: z.string(),
+        score: z.number().nullable(),
+        publicConnections: z.number().nullable(),
+      }),
+    ),
+  }),
+  z.object({ outcome: z.literal('no-nodes'), ...censusBase, message: z.string() }),
 ]);
 
 export interface ReportLinks {
   readonly json: string;
   readonly markdown: string;
   readonly html: string;
+}
+
+/** One node of a cluster census, in a status body. */
+export interface CensusNodeStatus {
+  /** The node's investigation (a sub-orchestration: its own status URL under Durable). */
+  readonly id: string;
+  /** The node's name (as resolved, else as listed). */
+  readonly node: string;
+  readonly outcome: 'reported' | 'target-not-found' | 'failed';
+  readonly summary: { readonly topPod: string | null; readonly pods: number; readonly degraded: number } | null;
+  readonly message: string | null;
+  readonly report: { readonly links: ReportLinks | null; readonly keys: ReportLinks } | null;
+}
+
+/** A NAT gateway alert's cluster census, in a status body (`outcome` census or no-nodes). */
+export interface CensusStatusBody {
+  readonly natGatewayId: string;
+  readonly cluster: { readonly resourceId: string | null; readonly name: string | null };
+  /** Nodes in the cluster; those not censused are counted in `skipped`. */
+  readonly total: number;
+  readonly skipped: { readonly notReady: number; readonly overLimit: number };
+  readonly nodes: CensusNodeStatus[];
+  /** The nodes' top pods ranked across the cluster (score, then public connections). */
+  readonly top: Array<{
+    readonly pod: string;
+    readonly node: string;
+    readonly investigationId: string;
+    readonly score: number | null;
+    readonly publicConnections: number | null;
+  }>;
 }
 
 export interface StatusBody {
@@ -297,15 +358,35 @@ export interface StatusBody {
   readonly updatedAt: string;
   readonly phase: string | null;
   readonly node: string | null;
-  readonly progress: { readonly podsDone: number; readonly podsTotal: number } | null;
-  readonly outcome: 'reported' | 'target-not-found' | 'failed' | null;
+  /** Pods censused on the node; for a cluster census, node investigations over. */
+  readonly progress:
+    | { readonly podsDone: number; readonly podsTotal: number }
+    | { readonly nodesDone: number; readonly nodesTotal: number }
+    | null;
+  readonly outcome: Outcome | null;
   readonly summary: { readonly topPod: string | null; readonly pods: number; readonly degraded: number } | null;
   readonly message: string | null;
   /** SAS links when the handler made them, else the store keys of the report files. */
   readonly report: { readonly links: ReportLinks | null; readonly keys: ReportLinks } | null;
+  /** A cluster census (NAT gateway alert): its nodes, their reports, the pods ranked across them; else null. */
+  readonly census: CensusStatusBody | null;
 }
 
-export function statusBody(view: InstanceView, links: ReportLinks | null = null): StatusBody {
+const keysOf = (report: ReportLinks): ReportLinks => ({
+  json: report.json,
+  markdown: report.markdown,
+  html: report.html,
+});
+
+/**
+ * `links`: the report's links (one node); `nodeLinks`: a census's per-node report links by node investigation id
+ * (absent ones show their keys only).
+ */
+export function statusBody(
+  view: InstanceView,
+  links: ReportLinks | null = null,
+  nodeLinks: Readonly<Record<string, ReportLinks>> = {},
+): StatusBody {
   const status = view.runtimeStatus.toLowerCase();
   const custom = customStatusSchema.safeParse(view.customStatus);
   const result = status === 'completed' ? resultSchema.safeParse(view.output) : null;
@@ -313,6 +394,56 @@ export function statusBody(view: InstanceView, links: ReportLinks | null = null)
   let outcome: StatusBody['outcome'] = null;
   if (done !== null) outcome = done.outcome;
   else if (status === 'failed' || status === 'terminated' || status === 'completed') outcome = 'failed';
+  let progress: StatusBody['progress'] = null;
+  if (custom.success && custom.data.pods) {
+    progress = { podsDone: custom.data.pods.done, podsTotal: custom.data.pods.total };
+  } else if (custom.success && custom.data.nodes) {
+    progress = { nodesDone: custom.data.nodes.done, nodesTotal: custom.data.nodes.total };
+  }
+
+  let census: CensusStatusBody | null = null;
+  let summary: StatusBody['summary'] = null;
+  if (done?.outcome === 'reported') {
+    summary = { topPod: done.report.top, pods: done.report.pods, degraded: done.report.degraded };
+  } else if (done?.outcome === 'census' || done?.outcome === 'no-nodes') {
+    const nodes = done.outcome === 'census' ? done.nodes : [];
+    census = {
+      natGatewayId: done.natGatewayId,
+      cluster: done.cluster,
+      total: done.total,
+      skipped: done.skipped,
+      nodes: nodes.map((n): CensusNodeStatus => {
+        const listed = 'name' in n.node ? n.node.name : n.node.ip;
+        if (n.outcome !== 'reported') {
+          return {
+            id: n.investigationId,
+            node: listed,
+            outcome: n.outcome,
+            summary: null,
+            message: n.message,
+            report: null,
+          };
+        }
+        return {
+          id: n.investigationId,
+          node: n.nodeName,
+          outcome: 'reported',
+          summary: { topPod: n.report.top, pods: n.report.pods, degraded: n.report.degraded },
+          message: null,
+          report: { links: nodeLinks[n.investigationId] ?? null, keys: keysOf(n.report) },
+        };
+      }),
+      top: done.outcome === 'census' ? done.top : [],
+    };
+    if (done.outcome === 'census') {
+      const reported = census.nodes.flatMap((n) => (n.summary ? [n.summary] : []));
+      summary = {
+        topPod: done.top[0]?.pod ?? null,
+        pods: reported.reduce((sum, n) => sum + n.pods, 0),
+        degraded: reported.reduce((sum, n) => sum + n.degraded, 0),
+      };
+    }
+  }
   return {
     id: view.instanceId,
     status,
@@ -320,26 +451,23 @@ export function statusBody(view: InstanceView, links: ReportLinks | null = null)
     updatedAt: view.lastUpdatedTime.toISOString(),
     phase: status === 'completed' ? 'done' : custom.success ? custom.data.phase : null,
     node: done?.outcome === 'reported' ? done.node.name : custom.success ? (custom.data.node ?? null) : null,
-    progress:
-      custom.success && custom.data.pods
-        ? { podsDone: custom.data.pods.done, podsTotal: custom.data.pods.total }
-        : null,
+    progress,
     outcome,
-    summary:
-      done?.outcome === 'reported'
-        ? { topPod: done.report.top, pods: done.report.pods, degraded: done.report.degraded }
-        : null,
-    message: done?.outcome === 'target-not-found' ? done.message : null,
-    report:
-      done?.outcome === 'reported'
-        ? { links, keys: { json: done.report.json, markdown: done.report.markdown, html: done.report.html } }
-        : null,
+    summary,
+    message: done?.outcome === 'target-not-found' || done?.outcome === 'no-nodes' ? done.message : null,
+    report: done?.outcome === 'reported' ? { links, keys: keysOf(done.report) } : null,
+    census,
   };
 }
 
-export function statusResponse(view: InstanceView | null, id: string, links: ReportLinks | null = null): HttpResult {
+export function statusResponse(
+  view: InstanceView | null,
+  id: string,
+  links: ReportLinks | null = null,
+  nodeLinks: Readonly<Record<string, ReportLinks>> = {},
+): HttpResult {
   if (view === null) return errorResult(404, 'not-found', `no investigation ${quote(id)}`, 'id');
-  return jsonResult(200, statusBody(view, links));
+  return jsonResult(200, statusBody(view, links, nodeLinks));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

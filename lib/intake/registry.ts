@@ -28,7 +28,10 @@ export function investigationKey(clusterId: string, node: NodeRef): Investigatio
   return `${clusterId.trim().toLowerCase()}|${nodePart}` as InvestigationKey;
 }
 
-export type Outcome = 'reported' | 'target-not-found' | 'failed';
+/** How an investigation ended: one node's (`reported`, `target-not-found`), a cluster census's (`census`, `no-nodes`). */
+export type Outcome = 'reported' | 'target-not-found' | 'census' | 'no-nodes' | 'failed';
+
+const OUTCOMES: ReadonlySet<unknown> = new Set<Outcome>(['reported', 'target-not-found', 'census', 'no-nodes']);
 
 export interface RegistryEntry {
   readonly key: InvestigationKey;
@@ -166,11 +169,12 @@ export interface InstanceView {
 
 /**
  * The port a Durable adapter implements (durable-functions' DurableClient offers each): `getStatus(id)` with
- * `showInput: false`, `startNew('investigateSnat', { instanceId, input })`, and `getStatusBy` for the recent list.
+ * `showInput: false`, `startNew(orchestrator, { instanceId, input })`, and `getStatusBy` for the recent list.
  */
 export interface DurableInstances {
   getStatus(instanceId: string): Promise<InstanceView | null>;
-  startNew(instanceId: string, input: unknown): Promise<void>;
+  /** Starts `orchestrator` (default `investigateSnat`: callers written before the census still start that). */
+  startNew(instanceId: string, input: unknown, orchestrator?: string): Promise<void>;
   listSince(createdFrom: Date, limit: number): Promise<InstanceView[]>;
 }
 
@@ -191,7 +195,7 @@ export function entryOfInstance(key: InvestigationKey, view: InstanceView): Regi
 
 function outcomeOf(output: unknown): Outcome {
   const o = (output as { outcome?: unknown } | null | undefined)?.outcome;
-  return o === 'reported' || o === 'target-not-found' ? o : 'failed';
+  return OUTCOMES.has(o) ? (o as Outcome) : 'failed';
 }
 
 /**

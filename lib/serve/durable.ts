@@ -1,11 +1,15 @@
 /**
  * The Durable side of the intake (functions/http-*.ts): Durable's instance store is the registry. A claim reads this
  * bucket's and the previous bucket's deterministic instance ids (`candidateInstanceIds`), decides with
- * `decideFromInstances` (reuse a running one, return a finished one inside the cooldown) and otherwise starts
- * `investigateSnat` under the new id. `durableInstances` adapts durable-functions' DurableClient to the port.
+ * `decideFromInstances` (reuse a running one, return a finished one inside the cooldown) and otherwise starts the
+ * target's orchestrator under the new id: `investigateSnat` for a node (load balancer alert, HTTP start),
+ * `investigateCluster` for a NAT gateway alert's census of a cluster. `durableInstances` adapts durable-functions'
+ * DurableClient to the port.
  */
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { ORCHESTRATIONS } from '../workflow/contracts.js';
+import type { OrchestrationName } from '../workflow/contracts.js';
+import type { ClusterInvestigationInput } from '../../orchestrations/cluster.js';
 import type { InvestigationInput } from '../../orchestrations/investigate.js';
 import type { ReportTrigger } from '../report/model.js';
 import type { AlertPlan, AlertTarget } from '../intake/alert.js';
@@ -38,8 +42,8 @@ export function durableInstances(client: DurableClient): DurableInstances {
         throw e;
       }
     },
-    async startNew(instanceId, input) {
-      await client.startNew(ORCHESTRATIONS.investigateSnat, { instanceId, input });
+    async startNew(instanceId, input, orchestrator = ORCHESTRATIONS.investigateSnat) {
+      await client.startNew(orchestrator, { instanceId, input });
     },
     async listSince(createdFrom, limit) {
       const all = await client.getStatusBy({ createdTimeFrom: createdFrom });
@@ -57,51 +61,95 @@ export interface Claimed {
   readonly why?: 'running' | 'cooldown';
 }
 
-/** One live investigation per key: reuse (running / inside the cooldown) or start `input(id)` under a fresh id. */
+/**
+ * One live investigation per key: reuse (running / inside the cooldown) or start `orchestrator` (default
+ * `investigateSnat`) with `input(id)` under a fresh id.
+ */
 export async function claimInstance(
   instances: DurableInstances,
   key: InvestigationKey,
   input: (id: string) => unknown,
   now: Date,
   cooldownMs: number,
+  orchestrator: OrchestrationName = ORCHESTRATIONS.investigateSnat,
 ): Promise<Claimed> {
   const candidates = candidateInstanceIds(key, now, bucketMsFor(cooldownMs));
   const views = [await instances.getStatus(candidates[0]), await instances.getStatus(candidates[1])] as const;
   const decision = decideFromInstances(key, candidates, views, now, cooldownMs);
   if ('reuse' in decision) return { id: decision.reuse.id, started: false, why: decision.why };
-  await instances.startNew(decision.start, input(decision.start));
+  await instances.startNew(decision.start, input(decision.start), orchestrator);
   return { id: decision.start, started: true };
 }
 
+export interface TargetStartOptions {
+  /** The capture window of a node's investigation (SNAT_CAPTURE_SECONDS_DEFAULT). */
+  readonly captureSeconds: number;
+  /** A census's node investigations at once (SNAT_MAX_CONCURRENT_INVESTIGATIONS); default 4. */
+  readonly maxParallel?: number;
+}
+
+/** The orchestrator a start target of an alert runs. */
+export function orchestratorOfTarget(target: AlertTarget): OrchestrationName {
+  return 'nodeIp' in target ? ORCHESTRATIONS.investigateSnat : ORCHESTRATIONS.investigateCluster;
+}
+
 /**
- * What a start target of an alert asks the workflow: an `InvestigationInput` for a node IP; a NAT gateway census
- * (`allNodes`) carries its bound and cluster on top, for the census orchestration to read.
+ * What a start target of an alert asks the workflow (`orchestratorOfTarget` says which orchestrator):
+ * - a load balancer's node IP: an `InvestigationInput` whose `scope` names the load balancer (and its mapped cluster),
+ *   so the host finds the cluster and reads the node's SNAT metrics, over the alert's window when it has both ends;
+ * - a NAT gateway's cluster: a `ClusterInvestigationInput`, a bounded census of the mapped cluster's nodes, scoped to
+ *   that cluster.
  */
 export function inputOfTarget(
   target: AlertTarget,
   id: string,
   plan: Extract<AlertPlan, { kind: 'start' }>,
-  captureSeconds: number,
-): InvestigationInput | (Omit<InvestigationInput, 'node'> & { readonly allNodes: object; readonly cluster: string }) {
+  options: TargetStartOptions,
+): InvestigationInput | ClusterInvestigationInput {
   const trigger: ReportTrigger = { kind: 'alert', source: plan.alertRule, alertId: plan.alertId };
-  if ('nodeIp' in target) return { investigationId: id, node: { ip: target.nodeIp }, captureSeconds, trigger };
-  return { investigationId: id, allNodes: target.allNodes, cluster: target.clusterHint, captureSeconds, trigger };
+  if ('nodeIp' in target) {
+    const { start, end } = plan.window;
+    return {
+      investigationId: id,
+      node: { ip: target.nodeIp },
+      captureSeconds: options.captureSeconds,
+      trigger,
+      scope: {
+        loadBalancerId: target.loadBalancerId,
+        ...(target.clusterHint !== undefined ? { clusterId: target.clusterHint } : {}),
+      },
+      ...(start !== null && end !== null ? { alertWindow: { start, end } } : {}),
+    } satisfies InvestigationInput;
+  }
+  return {
+    investigationId: id,
+    clusterId: target.clusterHint,
+    natGatewayId: target.natGatewayId,
+    maxNodes: target.allNodes.maxNodes,
+    ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
+    trigger,
+    scope: { clusterId: target.clusterHint },
+  } satisfies ClusterInvestigationInput;
 }
 
-/** Claims every start target of a plan, one after the other (the plan is bounded by SNAT_MAX_NODES_PER_ALERT). */
+/**
+ * Claims every start target of a plan, one after the other (the plan is bounded by SNAT_MAX_NODES_PER_ALERT). A NAT
+ * gateway target's key is its cluster's (`keyOfTarget`): one live census per cluster, whichever gateway fired.
+ */
 export async function startAlertTargets(
   instances: DurableInstances,
   plan: Extract<AlertPlan, { kind: 'start' }>,
-  options: { readonly now: Date; readonly cooldownMs: number; readonly captureSeconds: number },
+  options: TargetStartOptions & { readonly now: Date; readonly cooldownMs: number },
 ): Promise<StartedTarget[]> {
   const started: StartedTarget[] = [];
   for (const target of plan.targets) {
     const claim = await claimInstance(
       instances,
       keyOfTarget(target),
-      (id) => inputOfTarget(target, id, plan, options.captureSeconds),
+      (id) => inputOfTarget(target, id, plan, options),
       options.now,
       options.cooldownMs,
+      orchestratorOfTarget(target),
     );
     started.push({ target, ...claim });
   }

@@ -4,6 +4,12 @@
  * investigation per cluster + node, cooldown), and each started investigation runs `runInvestigation` against the
  * kubeconfig's cluster: every alert targets that cluster, its BackendIPAddress naming the node by exact InternalIP.
  *
+ * A NAT gateway alert names no node: it starts one census of the kubeconfig's cluster (one live census per cluster,
+ * cooldown; the cluster id SNAT_NATGW_CLUSTER_MAP gives is only its label here, and a gateway mapped to several
+ * clusters still gets the one census: serve has one cluster). The census is `investigateCluster` run by the in-process
+ * driver with `investigateSnat` as its sub-workflow, as Durable runs it: listNodes, then one census-only investigation
+ * per node (no capture Job), in bounded waves. Its status shows the nodes' report links.
+ *
  * Function keys do not exist here: any request from loopback is accepted (the server only listens there), but
  * SNAT_ALERT_SECRET is still enforced when set. Reports go to Blob Storage when a store is given (SNAT_REPORT_STORAGE),
  * else to a folder per investigation under `outDir`, served back under /reports/<id>/<file>.
@@ -15,19 +21,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import type { InvestigationInput, InvestigationResult, InvestigationStatus } from '../../orchestrations/investigate.js';
+import { investigateCluster } from '../../orchestrations/cluster.js';
+import type { ClusterInvestigationInput, ClusterInvestigationResult } from '../../orchestrations/cluster.js';
+import { investigateSnat } from '../../orchestrations/investigate.js';
+import type { InvestigationInput, InvestigationResult } from '../../orchestrations/investigate.js';
 import type { AddressClassifier } from '../analysis/ip.js';
 import type { BlobReportStore } from '../azure/blob-store.js';
 import type { Settings } from '../config/settings.js';
 import type { KubeClients } from '../k8s/access.js';
+import type { CensusTool } from '../k8s/census.js';
+import { execInPod } from '../k8s/exec.js';
+import type { ExecFn } from '../k8s/exec.js';
 import { MAX_ALERT_BYTES, planAlert } from '../intake/alert.js';
-import type { AlertTarget } from '../intake/alert.js';
+import type { AlertPlan, LoadBalancerTarget, NatGatewayTarget } from '../intake/alert.js';
 import {
   alertResponse,
   checkAlertSecret,
   checkInvestigationId,
   errorResult,
-  unsupportedTargets,
   MAX_START_BODY_BYTES,
   parseRecentQuery,
   parseStartRequest,
@@ -38,9 +49,13 @@ import {
 import type { HttpResult, ReportLinks, StartedTarget } from '../intake/http.js';
 import { investigationKey, MemoryRegistry } from '../intake/registry.js';
 import type { InstanceView, InvestigationKey, NodeRef } from '../intake/registry.js';
+import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from '../workflow/activities/index.js';
+import { ORCHESTRATIONS } from '../workflow/contracts.js';
 import type { NodeQuery } from '../workflow/contracts.js';
-import { folderOutput } from '../workflow/context.js';
-import type { InvestigationSettings, ReportOutput } from '../workflow/context.js';
+import { folderOutput, hasNotifyTargets, MemoryEvidenceStore } from '../workflow/context.js';
+import type { ActivityContext, InvestigationSettings, ReportOutput } from '../workflow/context.js';
+import { runWorkflow } from '../workflow/driver.js';
+import type { ActivityFunction } from '../workflow/driver.js';
 import { runInvestigation } from '../workflow/investigation.js';
 import type { RunInvestigationOptions } from '../workflow/investigation.js';
 import { REPORT_FILE_NAMES } from '../report/files.js';
@@ -71,12 +86,13 @@ interface Run {
   readonly createdAt: Date;
   updatedAt: Date;
   state: 'pending' | 'running' | 'completed' | 'failed' | 'terminated';
-  status: InvestigationStatus | null;
-  result: InvestigationResult | null;
+  /** The workflow's custom status: `InvestigationStatus` (a node), `ClusterStatus` (a census). */
+  status: unknown;
+  result: InvestigationResult | ClusterInvestigationResult | null;
   error: string | null;
   readonly controller: AbortController;
-  readonly output: ReportOutput;
-  readonly dir: string | null;
+  /** Report folders by investigation id (the run's own; a census's nodes'), when reports go to folders. */
+  readonly dirs: Map<string, string>;
   done: Promise<void>;
 }
 
@@ -121,6 +137,14 @@ const stamp = (d: Date): string =>
     .replace(/\.\d{3}Z$/, 'Z')
     .replace(/[-:]/g, '')
     .toLowerCase();
+
+/** The investigations of a result that wrote a report: the run's own, or a census's nodes'. */
+function reportedIds(id: string, result: InvestigationResult | ClusterInvestigationResult): string[] {
+  if (result.outcome === 'census') {
+    return result.nodes.flatMap((n) => (n.outcome === 'reported' ? [n.investigationId] : []));
+  }
+  return result.outcome === 'reported' ? [id] : [];
+}
 
 /** The workflow's settings from the app's; notification targets pass through when any is set. */
 export function investigationSettingsOf(settings: Settings): InvestigationSettings {
@@ -171,19 +195,106 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     return { output: folderOutput(dir), dir };
   };
 
-  /** Claims `key`; when it wins, queues the investigation. */
+  /** Report folders of finished, reported investigations (a run's own, a census's nodes'), by investigation id. */
+  const reportDirs = new Map<string, string>();
+
+  const timing = options.run?.timing ? { timing: options.run.timing } : {};
+  const driverSeams = {
+    ...(options.run?.sleep ? { sleep: options.run.sleep } : {}),
+    now,
+  };
+
+  /** One node's investigation: `investigateSnat` through `runInvestigation`. */
+  const runNode =
+    (node: NodeQuery, captureSeconds: number, trigger: InvestigationInput['trigger']) =>
+    async (run: Run): Promise<InvestigationResult> => {
+      const { output, dir } = outputOf(run.id, node);
+      if (dir !== null) run.dirs.set(run.id, dir);
+      const { result } = await runInvestigation({
+        clients: options.clients,
+        input: { investigationId: run.id, node, captureSeconds, trigger, ...timing },
+        settings: investigationSettings,
+        classifier: options.classifier,
+        output,
+        concurrency: options.run?.concurrency ?? settings.censusConcurrency,
+        signal: run.controller.signal,
+        onStatus: (s) => {
+          run.status = s;
+          run.updatedAt = now();
+        },
+        ...driverSeams,
+      });
+      return result;
+    };
+
+  /**
+   * A NAT gateway alert's census of the kubeconfig's cluster: `investigateCluster` under the in-process driver, its
+   * nodes' census-only `investigateSnat` as sub-workflows. The activities share one evidence store and one exec bound;
+   * each investigation (the census's own, each node's) writes to its own output, chosen from the activity's input.
+   */
+  const runCensus =
+    (input: ClusterInvestigationInput) =>
+    async (run: Run): Promise<ClusterInvestigationResult> => {
+      const store = new MemoryEvidenceStore();
+      const bound = pLimit(Math.max(1, Math.floor(options.run?.concurrency ?? settings.censusConcurrency)));
+      const exec: ExecFn = (kc, request) => bound(() => execInPod(kc, request));
+      const missingTools = new Map<string, Set<CensusTool>>();
+      const outputs = new Map<string, ReportOutput>();
+      const outputFor = (id: string, node: string | null): ReportOutput => {
+        let output = outputs.get(id);
+        if (output === undefined) {
+          const made = outputOf(id, { name: node ?? 'cluster' });
+          output = made.output;
+          outputs.set(id, output);
+          if (made.dir !== null) run.dirs.set(id, made.dir);
+        }
+        return output;
+      };
+      // The driver's context is only the signal: each activity's context is built from its input (whose output).
+      const contextOf = (activityInput: unknown, signal: AbortSignal): ActivityContext => {
+        const i = (activityInput ?? {}) as { investigationId?: unknown; nodeName?: unknown; node?: { name?: unknown } };
+        const id = typeof i.investigationId === 'string' ? i.investigationId : run.id;
+        const node =
+          typeof i.nodeName === 'string' ? i.nodeName : typeof i.node?.name === 'string' ? i.node.name : null;
+        return {
+          clients: options.clients,
+          classifier: options.classifier,
+          settings: investigationSettings,
+          store,
+          output: outputFor(id, node),
+          signal,
+          exec,
+          missingTools,
+        };
+      };
+      const activities: Record<string, ActivityFunction<AbortSignal>> = {};
+      for (const [name, fn] of Object.entries(INVESTIGATION_ACTIVITIES)) {
+        activities[name] = (signal, activityInput) => fn(contextOf(activityInput, signal), activityInput);
+      }
+      return runWorkflow(investigateCluster, input, {
+        activities,
+        context: (_activity, signal) => signal,
+        orchestrators: { [ORCHESTRATIONS.investigateSnat]: investigateSnat },
+        cleanupActivities: CLEANUP_ACTIVITIES,
+        signal: run.controller.signal,
+        onStatus: (s) => {
+          run.status = s;
+          run.updatedAt = now();
+        },
+        ...driverSeams,
+      });
+    };
+
+  /** Claims `key`; when it wins, queues the investigation (`execute`). */
   const claim = async (
     key: InvestigationKey,
-    node: NodeQuery,
-    captureSeconds: number,
-    trigger: InvestigationInput['trigger'],
+    execute: (run: Run) => Promise<InvestigationResult | ClusterInvestigationResult>,
   ): Promise<{ id: string; started: boolean; why?: 'running' | 'cooldown' }> => {
     const at = now();
     const id = `serve-${stamp(at)}-${randomBytes(3).toString('hex')}`;
     const claimed = await registry.claim(key, id, at);
     if (!claimed.claimed) return { id: claimed.existing.id, started: false, why: claimed.why };
     startedCount += 1;
-    const { output, dir } = outputOf(id, node);
     const run: Run = {
       id,
       key,
@@ -194,8 +305,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       result: null,
       error: null,
       controller: new AbortController(),
-      output,
-      dir,
+      dirs: new Map(),
       done: Promise.resolve(),
     };
     runs.set(id, run);
@@ -206,28 +316,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       }
       run.state = 'running';
       run.updatedAt = now();
-      const { result } = await runInvestigation({
-        clients: options.clients,
-        input: {
-          investigationId: id,
-          node,
-          captureSeconds,
-          trigger,
-          ...(options.run?.timing ? { timing: options.run.timing } : {}),
-        },
-        settings: investigationSettings,
-        classifier: options.classifier,
-        output,
-        concurrency: options.run?.concurrency ?? settings.censusConcurrency,
-        signal: run.controller.signal,
-        onStatus: (s) => {
-          run.status = s;
-          run.updatedAt = now();
-        },
-        ...(options.run?.sleep ? { sleep: options.run.sleep } : {}),
-        now,
-      });
-      run.result = result;
+      run.result = await execute(run);
+      for (const reported of reportedIds(run.id, run.result)) {
+        const dir = run.dirs.get(reported);
+        if (dir !== undefined) reportDirs.set(reported, dir);
+      }
       run.state = 'completed';
     })
       .catch((e: unknown) => {
@@ -252,16 +345,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     output: run.result,
   });
 
-  const linksOf = async (run: Run): Promise<ReportLinks | null> => {
-    if (run.result?.outcome !== 'reported') return null;
-    const { json, markdown, html } = run.result.report;
+  const linksTo = async (id: string, keys: ReportLinks): Promise<ReportLinks> => {
     if (options.blob) {
       const ttl = settings.reportLinkTtlMinutes * 60;
       const blob = options.blob;
-      const [j, m, h] = await Promise.all([json, markdown, html].map((k) => blob.readLink(k, ttl)));
+      const [j, m, h] = await Promise.all([keys.json, keys.markdown, keys.html].map((k) => blob.readLink(k, ttl)));
       return { json: j!, markdown: m!, html: h! };
     }
-    const base = `${origin}/reports/${encodeURIComponent(run.id)}/`;
+    const base = `${origin}/reports/${encodeURIComponent(id)}/`;
     return {
       json: base + REPORT_FILE_NAMES.json,
       markdown: base + REPORT_FILE_NAMES.markdown,
@@ -269,7 +360,47 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     };
   };
 
+  /** The run's report links, and a census's per-node ones. */
+  const linksOf = async (run: Run): Promise<{ links: ReportLinks | null; nodeLinks: Record<string, ReportLinks> }> => {
+    const result = run.result;
+    if (result?.outcome === 'reported') return { links: await linksTo(run.id, result.report), nodeLinks: {} };
+    const nodeLinks: Record<string, ReportLinks> = {};
+    if (result?.outcome === 'census') {
+      for (const n of result.nodes) {
+        if (n.outcome === 'reported') nodeLinks[n.investigationId] = await linksTo(n.investigationId, n.report);
+      }
+    }
+    return { links: null, nodeLinks };
+  };
+
   const clusterKey = (node: NodeRef): InvestigationKey => investigationKey(`kubeconfig:${options.clusterName}`, node);
+
+  const alertTrigger = (plan: Extract<AlertPlan, { kind: 'start' }>): InvestigationInput['trigger'] => ({
+    kind: 'alert',
+    source: plan.alertRule,
+    alertId: plan.alertId,
+  });
+
+  const claimNode = (target: LoadBalancerTarget, plan: Extract<AlertPlan, { kind: 'start' }>) => {
+    const node = { ip: target.nodeIp };
+    const seconds = options.captureSeconds ?? settings.capture.defaultSeconds;
+    return claim(clusterKey(node), runNode(node, seconds, alertTrigger(plan)));
+  };
+
+  /** One live census of the kubeconfig's cluster, whichever gateway (or mapped cluster id) the alert names. */
+  const claimCensus = (target: NatGatewayTarget, plan: Extract<AlertPlan, { kind: 'start' }>) =>
+    claim(clusterKey({ allNodes: true }), (run) =>
+      runCensus({
+        investigationId: run.id,
+        clusterId: target.clusterHint,
+        natGatewayId: target.natGatewayId,
+        maxNodes: target.allNodes.maxNodes,
+        maxParallel: settings.maxConcurrentInvestigations,
+        trigger: alertTrigger(plan),
+        notify: hasNotifyTargets(investigationSettings.notify),
+        ...timing,
+      })(run),
+    );
 
   const alerts = async (req: IncomingMessage, url: URL): Promise<HttpResult> => {
     const denied = checkAlertSecret(
@@ -286,16 +417,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
     const plan = planAlert(body, settings);
     if (plan.kind !== 'start') return alertResponse(plan, [], origin);
-    const unsupported = unsupportedTargets(plan);
-    if (unsupported) return unsupported;
     const started: StartedTarget[] = [];
-    for (const target of plan.targets as Array<Extract<AlertTarget, { nodeIp: string }>>) {
-      const node = { ip: target.nodeIp };
-      const result = await claim(clusterKey(node), node, options.captureSeconds ?? settings.capture.defaultSeconds, {
-        kind: 'alert',
-        source: plan.alertRule,
-        alertId: plan.alertId,
-      });
+    for (const target of plan.targets) {
+      const result = 'nodeIp' in target ? await claimNode(target, plan) : await claimCensus(target, plan);
       started.push({ target, ...result });
     }
     return alertResponse(plan, started, origin);
@@ -317,7 +441,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (!parsed.ok) return parsed.response;
     const { node, captureSeconds, cluster } = parsed.request;
     return startResponse(
-      await claim(clusterKey(node), node, captureSeconds, { kind: 'http', source: cluster }),
+      await claim(clusterKey(node), runNode(node, captureSeconds, { kind: 'http', source: cluster })),
       origin,
     );
   };
@@ -340,18 +464,20 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       const bad = checkInvestigationId(id);
       if (bad) return send(res, bad);
       const run = runs.get(id);
-      return send(res, statusResponse(run ? viewOf(run) : null, id, run ? await linksOf(run) : null));
+      if (!run) return send(res, statusResponse(null, id));
+      const { links, nodeLinks } = await linksOf(run);
+      return send(res, statusResponse(viewOf(run), id, links, nodeLinks));
     }
     const file = /^\/reports\/([^/]+)\/([^/]+)$/.exec(path);
     if (file && method === 'GET') {
-      const run = runs.get(decodeURIComponent(file[1]!));
+      const dir = reportDirs.get(decodeURIComponent(file[1]!));
       const name = decodeURIComponent(file[2]!);
       const known = Object.entries(REPORT_FILE_NAMES).find(([, n]) => n === name);
-      if (run?.dir && known && run.result?.outcome === 'reported') {
+      if (dir !== undefined && known) {
         const type =
           { json: 'application/json', markdown: 'text/markdown', html: 'text/html' }[known[0]] ?? 'text/plain';
         res.writeHead(200, { 'content-type': `${type}; charset=utf-8` });
-        createReadStream(join(run.dir, name))
+        createReadStream(join(dir, name))
           .on('error', () => res.destroy())
           .pipe(res);
         return;

@@ -7,7 +7,7 @@
  * activities throw only for failures worth retrying (STYLE.md), and the workflow treats a throw as "this step failed".
  */
 import type { CaptureFailureReason, CapturePhase } from '../k8s/capture-lifecycle.js';
-import type { Degradation, ReportTrigger } from '../report/model.js';
+import type { DataQualityNote, Degradation, ReportTrigger } from '../report/model.js';
 
 export const ACTIVITIES = Object.freeze({
   resolveTarget: 'resolveTarget',
@@ -19,14 +19,19 @@ export const ACTIVITIES = Object.freeze({
   deleteCapture: 'deleteCapture',
   writeReport: 'writeReport',
   notifyReport: 'notifyReport',
+  listNodes: 'listNodes',
 } as const);
 
 export type ActivityName = (typeof ACTIVITIES)[keyof typeof ACTIVITIES];
 
-/** The orchestrators: `investigateSnat` (one node) and `investigateAlert` (an alert's nodes, as sub-orchestrations). */
+/**
+ * The orchestrators: `investigateSnat` (one node), `investigateAlert` (an alert's nodes, as sub-orchestrations) and
+ * `investigateCluster` (a NAT gateway alert's bounded census of a cluster's nodes, as census-only sub-orchestrations).
+ */
 export const ORCHESTRATIONS = Object.freeze({
   investigateSnat: 'investigateSnat',
   investigateAlert: 'investigateAlert',
+  investigateCluster: 'investigateCluster',
 } as const);
 
 export type OrchestrationName = (typeof ORCHESTRATIONS)[keyof typeof ORCHESTRATIONS];
@@ -214,7 +219,22 @@ export interface WriteReportInput {
   readonly rawCapture: string | null;
   /** Steps of the workflow that failed or were skipped (the activities add their own). */
   readonly degraded: Degradation[];
+  /** What the workflow chose not to do and why (a census-only investigation), for the report's data quality notes. */
+  readonly notes?: DataQualityNote[];
 }
+
+/** One ranked pod of a report, with the numbers a ranking across nodes compares. */
+export interface RankedPod {
+  /** `namespace/name`. */
+  readonly pod: string;
+  /** The report's score (an estimate in ports, not relative to the node: comparable across nodes). */
+  readonly score: number;
+  /** ESTABLISHED outbound connections to public destinations. */
+  readonly publicConnections: number;
+}
+
+/** How many ranked pods of each report travel in `WriteReportOutput.topPods`. */
+export const TOP_PODS_PER_REPORT = 3;
 
 export interface WriteReportOutput {
   readonly json: string;
@@ -226,6 +246,8 @@ export interface WriteReportOutput {
   /** `namespace/name` of the first ranked pod, null when none. */
   readonly top: string | null;
   readonly degraded: number;
+  /** The first `TOP_PODS_PER_REPORT` ranked pods with their numbers (a cluster's census ranks them across nodes). */
+  readonly topPods?: RankedPod[];
 }
 
 // notifyReport -----------------------------------------------------------------------------------------------------
@@ -253,4 +275,24 @@ export interface NotifyReportOutput {
   readonly link: 'read-link' | 'path' | 'none';
   /** True when the report was written again with the failures in its `degraded`. */
   readonly rewritten: boolean;
+}
+
+// listNodes --------------------------------------------------------------------------------------------------------
+
+export interface ListNodesInput {
+  readonly investigationId: string;
+  /** At most this many nodes are kept (SNAT_MAX_NODES_PER_ALERT). */
+  readonly maxNodes: number;
+  readonly scope?: InvestigationScope;
+}
+
+export interface ListNodesOutput {
+  /** Ready nodes, schedulable ones first, each group by name; at most `maxNodes`. */
+  readonly nodes: Array<{ readonly name: string; readonly ip: string | null }>;
+  /** Nodes in the cluster. */
+  readonly total: number;
+  /** Nodes left out: not Ready, and Ready ones beyond `maxNodes`. */
+  readonly skipped: { readonly notReady: number; readonly overLimit: number };
+  /** The cluster the host acted on, when it knows it (absent from hosts bound to one kubeconfig). */
+  readonly cluster?: ClusterName;
 }

@@ -46,6 +46,7 @@ export const ACTIVITY_RETRY: Readonly<Record<ActivityName, RetryKind>> = Object.
   [ACTIVITIES.deleteCapture]: 'cluster',
   [ACTIVITIES.writeReport]: 'report',
   [ACTIVITIES.notifyReport]: 'notify',
+  [ACTIVITIES.listNodes]: 'cluster',
 });
 
 /** The policy of an activity by name; null for a name with none (called without retry). */

@@ -260,14 +260,79 @@ describe('HTTP handlers through their registrations, not the Functions host', ()
     expect(fake.starts).toHaveLength(0);
   });
 
-  it('NAT gateway alert: mapped -> 400 unsupported (the all-nodes census is not built yet); unmapped -> 400', async () => {
+  it('NAT gateway alert: mapped -> 202 and one cluster census (investigateCluster, scoped to the mapped cluster); unmapped -> 400', async () => {
     const res = await postAlert(fixtureText('natgw-snat-connection-count.json'));
-    expect(res).toMatchObject({ status: 400, body: { error: { code: 'unsupported-target' } } });
-    expect(fake.starts).toHaveLength(0);
+    expect(res.status).toBe(202);
+    expect(fake.starts).toHaveLength(1);
+    const key = keyOfTarget({ natGatewayId: NATGW, clusterHint: CLUSTER, allNodes: { maxNodes: 10 } });
+    const expectedId = instanceIdFor(key, new Date(), bucketMsFor(30 * 60_000));
+    expect(fake.starts[0]).toMatchObject({
+      orchestrator: 'investigateCluster',
+      instanceId: expectedId,
+      input: {
+        investigationId: expectedId,
+        clusterId: CLUSTER,
+        natGatewayId: NATGW,
+        maxNodes: 10,
+        trigger: { kind: 'alert' },
+        scope: { clusterId: CLUSTER },
+      },
+    });
+    // The same alert again: the running census is reused.
+    expect((await postAlert(fixtureText('natgw-snat-connection-count.json'))).status).toBe(202);
+    expect(fake.starts).toHaveLength(1);
+
     setEnv({ SNAT_NATGW_CLUSTER_MAP: '' });
     const unmapped = await postAlert(fixtureText('natgw-snat-connection-count.json'));
     expect(unmapped).toMatchObject({ status: 400, body: { error: { code: 'unmapped-nat-gateway' } } });
-    expect(fake.starts).toHaveLength(0);
+    expect(fake.starts).toHaveLength(1);
+  });
+
+  it('GET /api/investigations/{id} of a finished census: each node report has its own read links (SAS)', async () => {
+    const container = `census-${randomUUID().slice(0, 8)}`;
+    const connection = azuriteConnectionString(inject('azuriteBlobUrl'));
+    setEnv({ SNAT_REPORT_STORAGE: connection, SNAT_REPORT_CONTAINER: container });
+    const store = BlobReportStore.fromConnectionString(connection, { container });
+    const files = await store
+      .output({
+        cluster: 'aks-shop',
+        node: culpritReport.node.name,
+        investigationId: 'census-1-n0',
+        generatedAt: culpritReport.generatedAt,
+      })
+      .writeReport(culpritReport);
+    await postAlert(fixtureText('natgw-snat-connection-count.json'));
+    const id = fake.starts[0]!.instanceId;
+    const inst = fake.instances.get(id)!;
+    inst.runtimeStatus = 'Completed';
+    inst.output = {
+      investigationId: id,
+      natGatewayId: NATGW,
+      cluster: { resourceId: CLUSTER, name: 'aks-shop' },
+      total: 2,
+      skipped: { notReady: 0, overLimit: 0 },
+      outcome: 'census',
+      nodes: [
+        {
+          investigationId: 'census-1-n0',
+          node: { name: culpritReport.node.name },
+          outcome: 'reported',
+          nodeName: culpritReport.node.name,
+          report: { ...files, top: 'shop/checkout', pods: 3, degraded: 0 },
+        },
+        { investigationId: 'census-1-n1', node: { name: 'aks-n-1' }, outcome: 'failed', message: 'exec refused' },
+      ],
+      top: [],
+    };
+    const res = await call('getInvestigation', { method: 'GET', path: `/api/investigations/${id}`, params: { id } });
+    expect(res.status).toBe(200);
+    type Files = { json: string; markdown: string; html: string };
+    const census = res.body.census as { nodes: Array<{ id: string; report: { links: Files | null } | null }> };
+    expect(census.nodes.map((n) => n.id)).toEqual(['census-1-n0', 'census-1-n1']);
+    const links = census.nodes[0]!.report!.links!;
+    expect(new URL(links.html).searchParams.get('sig')).toBeTruthy();
+    expect((await fetch(links.json)).status).toBe(200);
+    expect(census.nodes[1]!.report).toBeNull();
   });
 
   it('alert secret: missing or wrong -> 401; right (header or query) -> accepted', async () => {

@@ -284,6 +284,102 @@ describe('status and recent', () => {
       summary: null,
       message: null,
       report: null,
+      census: null,
+    });
+  });
+
+  it("a cluster census (NAT gateway alert): nodes' progress while running; when done, each node's report and the pods ranked across nodes", () => {
+    const running = { phase: 'census', nodes: { done: 2, total: 3 }, wave: 2, waves: 2 };
+    expect(statusResponse(view({ customStatus: running }), 'snat-1').body).toMatchObject({
+      status: 'running',
+      phase: 'census',
+      node: null,
+      progress: { nodesDone: 2, nodesTotal: 3 },
+      outcome: null,
+      census: null,
+    });
+    const report = (n: number) => ({
+      json: `k${n}/report.json`,
+      markdown: `k${n}/report.md`,
+      html: `k${n}/report.html`,
+      reportRef: `r${n}`,
+      pods: 4,
+      top: `shop/p${n}`,
+      degraded: n,
+    });
+    const output = {
+      outcome: 'census',
+      investigationId: 'snat-1',
+      natGatewayId: 'ng',
+      cluster: { resourceId: 'aks', name: null },
+      total: 5,
+      skipped: { notReady: 1, overLimit: 1 },
+      nodes: [
+        {
+          investigationId: 'snat-1-n0',
+          node: { name: 'node-0' },
+          outcome: 'reported',
+          nodeName: 'node-0',
+          report: report(0),
+        },
+        { investigationId: 'snat-1-n1', node: { name: 'node-1' }, outcome: 'failed', message: 'boom' },
+        {
+          investigationId: 'snat-1-n2',
+          node: { name: 'node-2' },
+          outcome: 'reported',
+          nodeName: 'node-2',
+          report: report(2),
+        },
+      ],
+      top: [
+        { pod: 'shop/p2', node: 'node-2', investigationId: 'snat-1-n2', score: 900, publicConnections: 870 },
+        { pod: 'shop/p0', node: 'node-0', investigationId: 'snat-1-n0', score: 12, publicConnections: 10 },
+      ],
+    };
+    const links = { json: 'L/report.json', markdown: 'L/report.md', html: 'L/report.html' };
+    const body = statusResponse(view({ runtimeStatus: 'Completed', output }), 'snat-1', null, {
+      'snat-1-n2': links,
+    }).body;
+    expect(body).toMatchObject({
+      status: 'completed',
+      phase: 'done',
+      outcome: 'census',
+      summary: { topPod: 'shop/p2', pods: 8, degraded: 2 },
+      message: null,
+      report: null,
+      census: {
+        natGatewayId: 'ng',
+        cluster: { resourceId: 'aks', name: null },
+        total: 5,
+        skipped: { notReady: 1, overLimit: 1 },
+        top: output.top,
+      },
+    });
+    expect((body as { census: { nodes: unknown[] } }).census.nodes).toEqual([
+      {
+        id: 'snat-1-n0',
+        node: 'node-0',
+        outcome: 'reported',
+        summary: { topPod: 'shop/p0', pods: 4, degraded: 0 },
+        message: null,
+        report: { links: null, keys: { json: 'k0/report.json', markdown: 'k0/report.md', html: 'k0/report.html' } },
+      },
+      { id: 'snat-1-n1', node: 'node-1', outcome: 'failed', summary: null, message: 'boom', report: null },
+      {
+        id: 'snat-1-n2',
+        node: 'node-2',
+        outcome: 'reported',
+        summary: { topPod: 'shop/p2', pods: 4, degraded: 2 },
+        message: null,
+        report: { links, keys: { json: 'k2/report.json', markdown: 'k2/report.md', html: 'k2/report.html' } },
+      },
+    ]);
+    const none = { ...output, outcome: 'no-nodes', message: 'no node to census: the cluster has no nodes' };
+    expect(statusResponse(view({ runtimeStatus: 'Completed', output: none }), 'snat-1').body).toMatchObject({
+      outcome: 'no-nodes',
+      message: 'no node to census: the cluster has no nodes',
+      summary: null,
+      census: { nodes: [], top: [], total: 5 },
     });
   });
 

@@ -3,9 +3,18 @@
  * the guarded fan-out, degradations as values, cleanup on every path, and replay determinism (same answers, same
  * schedule). No cluster: the activities are scripted.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { investigateSnat, batchesOf } from '../../orchestrations/investigate.js';
-import type { InvestigationInput, InvestigationResult } from '../../orchestrations/investigate.js';
+import { CENSUS_ONLY_NOTE, investigateSnat, batchesOf } from '../../orchestrations/investigate.js';
+import type { InvestigationInput, InvestigationResult, InvestigationStatus } from '../../orchestrations/investigate.js';
+import { AddressClassifier } from '../../lib/analysis/ip.js';
+import type { PodSnapshotSet } from '../../lib/k8s/pods.js';
+import type { Report } from '../../lib/report/model.js';
+import { writeReport } from '../../lib/workflow/activities/writeReport.js';
+import { folderOutput, MemoryEvidenceStore } from '../../lib/workflow/context.js';
+import type { ActivityContext } from '../../lib/workflow/context.js';
 import { runWorkflow } from '../../lib/workflow/driver.js';
 import type { ActivityFunction } from '../../lib/workflow/driver.js';
 
@@ -302,5 +311,128 @@ describe('investigateSnat with scripted activities', () => {
       { start: 2, end: 4 },
       { start: 4, end: 5 },
     ]);
+  });
+});
+
+const CAPTURE_ACTIVITIES = ['startCapture', 'checkCapture', 'collectCapture', 'deleteCapture'];
+
+describe('investigateSnat census only (capture: false), as a NAT gateway census runs it per node', () => {
+  it('calls no capture activity and never sleeps: resolve, list, census, report, notify', async () => {
+    const trace = run({}, { ...INPUT, capture: false });
+    const result = await trace.result;
+    expect(trace.schedule).toEqual([
+      'resolveTarget',
+      'listPods',
+      'censusPods',
+      'censusPods',
+      'censusPods',
+      'writeReport',
+      'notifyReport',
+    ]);
+    expect(trace.schedule.filter((s) => CAPTURE_ACTIVITIES.includes(s))).toEqual([]);
+    expect(result).toMatchObject({ outcome: 'reported', cleanup: 'not-needed', degraded: [], rawCapture: null });
+    const report = trace.inputs.find(([name]) => name === 'writeReport')![1];
+    expect(report).toMatchObject({
+      captureRef: null,
+      rawCapture: null,
+      degraded: [],
+      notes: [CENSUS_ONLY_NOTE],
+      censusRefs: ['inv-1/census/0', 'inv-1/census/2', 'inv-1/census/4'],
+    });
+  });
+
+  it('failures around it still start no capture Job and owe no cleanup; the note stays', async () => {
+    const trace = run(
+      { listPods: fail('list pods: HTTP 500'), notifyReport: fail('teams: 429') },
+      {
+        ...INPUT,
+        capture: false,
+      },
+    );
+    const result = await trace.result;
+    expect(trace.schedule).toEqual(['resolveTarget', 'listPods', 'writeReport', 'notifyReport']);
+    expect(result.outcome === 'reported' && result.degraded.map((d) => d.step)).toEqual(['pod list', 'notify']);
+    const report = trace.inputs.find(([name]) => name === 'writeReport')![1];
+    expect(report).toMatchObject({ notes: [CENSUS_ONLY_NOTE], degraded: [{ step: 'pod list' }] });
+    // A run with a capture carries no such note.
+    const full = run();
+    await full.result;
+    expect(full.inputs.find(([name]) => name === 'writeReport')![1]).not.toHaveProperty('notes');
+  });
+
+  it('the status never says it is capturing', async () => {
+    const statuses: InvestigationStatus[] = [];
+    await runWorkflow(
+      investigateSnat,
+      { ...INPUT, capture: false, notify: false },
+      {
+        activities: Object.fromEntries(
+          Object.entries(DEFAULT_SCRIPT).map(([name, fn]) => [
+            name,
+            (_ctx: null, input: never) => Promise.resolve(fn(input, 0)),
+          ]),
+        ),
+        context: () => null,
+        now: () => new Date(T0),
+        sleep: () => Promise.reject(new Error('a census-only investigation has nothing to wait for')),
+        onStatus: (s) => statuses.push(s as InvestigationStatus),
+      },
+    );
+    expect([...new Set(statuses.map((s) => s.phase))]).toEqual([
+      'resolving',
+      'listing pods',
+      'census',
+      'reporting',
+      'done',
+    ]);
+  });
+
+  it('with the real writeReport: the report says census only, its capture is `missing` (not failed), nothing degraded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snat-census-only-'));
+    const store = new MemoryEvidenceStore();
+    const snapshot: PodSnapshotSet = { nodeName: 'node-0', takenAt: new Date(T0).toISOString(), pods: [], notes: [] };
+    await store.put('inv-1/pods', snapshot);
+    const context = {
+      store,
+      output: folderOutput(dir),
+      classifier: new AddressClassifier(),
+      settings: { namespace: 'snat-responder-capture', allocatedPorts: 1024, privateCidrs: [] },
+    } as unknown as ActivityContext;
+    const called: string[] = [];
+    const scripted =
+      (name: string, answer: (input: never) => unknown): ActivityFunction<ActivityContext> =>
+      (_ctx, input) => {
+        called.push(name);
+        return Promise.resolve(answer(input));
+      };
+    const activities: Record<string, ActivityFunction<ActivityContext>> = {
+      resolveTarget: scripted('resolveTarget', (input) => DEFAULT_SCRIPT.resolveTarget!(input, 0)),
+      listPods: scripted('listPods', () => ({ ref: 'inv-1/pods', pods: 0 })),
+      writeReport: (ctx, input) => {
+        called.push('writeReport');
+        return writeReport(ctx, input);
+      },
+    };
+    for (const name of CAPTURE_ACTIVITIES) {
+      activities[name] = () => Promise.reject(new Error(`${name} must not run in a census-only investigation`));
+    }
+    const result = await runWorkflow(
+      investigateSnat,
+      { ...INPUT, capture: false, notify: false },
+      { activities, context: () => context, now: () => new Date(T0), sleep: () => Promise.resolve() },
+    );
+    expect(called).toEqual(['resolveTarget', 'listPods', 'writeReport']);
+    if (result.outcome !== 'reported') throw new Error(`not reported: ${JSON.stringify(result)}`);
+    const report = await store.get<Report>(result.report.reportRef);
+    expect(report.capture.status).toBe('missing');
+    expect(report.degraded).toEqual([]);
+    expect(report.dataQuality).toContainEqual(CENSUS_ONLY_NOTE);
+    expect(result.report).toMatchObject({ degraded: 0, topPods: [] });
+    const written = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+    expect(written.capture.status).toBe('missing');
+    expect(written.dataQuality.map((n) => n.text)).toContain(
+      'census only: a NAT gateway alert names no node; no capture Job was run',
+    );
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('census only: a NAT gateway alert names no node');
   });
 });

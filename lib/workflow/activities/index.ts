@@ -1,5 +1,5 @@
 /**
- * The activities of `investigateSnat`, by name (lib/workflow/contracts.ts). One file per activity, named as it is
+ * The activities of `investigateSnat` (and `listNodes`, of `investigateCluster`), by name (lib/workflow/contracts.ts). One file per activity, named as it is
  * registered; the Functions app registers the same functions with `df.app.activity`.
  */
 import type { ActivityFunction } from '../driver.js';
@@ -10,6 +10,7 @@ import { censusPods } from './censusPods.js';
 import { checkCapture } from './checkCapture.js';
 import { collectCapture } from './collectCapture.js';
 import { deleteCapture } from './deleteCapture.js';
+import { listNodes } from './listNodes.js';
 import { listPods } from './listPods.js';
 import { notifyReport } from './notifyReport.js';
 import { resolveTarget } from './resolveTarget.js';
@@ -27,6 +28,7 @@ export const INVESTIGATION_ACTIVITIES: Readonly<Record<ActivityName, ActivityFun
     [ACTIVITIES.deleteCapture]: deleteCapture,
     [ACTIVITIES.writeReport]: writeReport,
     [ACTIVITIES.notifyReport]: notifyReport,
+    [ACTIVITIES.listNodes]: listNodes,
   });
 
 /** Activities that still run after the investigation is cancelled. */

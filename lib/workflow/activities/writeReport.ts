@@ -10,6 +10,7 @@ import type { PodCensusResult } from '../../k8s/census.js';
 import type { PodSnapshotSet } from '../../k8s/pods.js';
 import { toPodEvidence } from '../../k8s/pods.js';
 import type { ActivityContext } from '../context.js';
+import { TOP_PODS_PER_REPORT } from '../contracts.js';
 import type { WriteReportInput, WriteReportOutput } from '../contracts.js';
 import type { StoredCapture } from './collectCapture.js';
 
@@ -51,7 +52,7 @@ export async function writeReport(ctx: ActivityContext, input: WriteReportInput)
     snat: input.snat,
     privateCidrs: [...ctx.settings.privateCidrs],
     degraded: [...input.degraded, ...(capture?.pieces.degraded ?? []), ...census.degraded],
-    notes: [...(snapshot?.notes ?? []), ...(capture?.pieces.notes ?? [])],
+    notes: [...(input.notes ?? []), ...(snapshot?.notes ?? []), ...(capture?.pieces.notes ?? [])],
   };
   const paths = ctx.output.paths();
   const report = buildReport(evidence, {
@@ -71,5 +72,10 @@ export async function writeReport(ctx: ActivityContext, input: WriteReportInput)
     pods: report.pods.length,
     top: top ? `${top.namespace}/${top.name}` : null,
     degraded: report.degraded.length,
+    topPods: report.pods.slice(0, TOP_PODS_PER_REPORT).map((p) => ({
+      pod: `${p.namespace}/${p.name}`,
+      score: p.score,
+      publicConnections: p.establishedPublicOutbound,
+    })),
   };
 }
