@@ -191,8 +191,8 @@ describe('parseTcptracerFile from the esbuild bundle', () => {
   it('finds its worker entry next to the bundled chunks (the package.json build, plus this module as an entry)', async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const outdir = join(root, 'node_modules', '.cache', `tcptracer-bundle-${process.pid}`);
-    const build = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { build: string } })
-      .scripts.build;
+    const build = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { 'build:cli': string } })
+      .scripts['build:cli'];
     expect(build).toContain('lib/parse/tcptracer-worker.ts');
     const args = build
       .replace(/^esbuild /, '')
