@@ -19,8 +19,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressClassifier } from '../lib/analysis/ip.js';
 import { BlobReportStore } from '../lib/azure/blob-store.js';
+import { secretValuesOf } from '../lib/config/secrets.js';
 import { environmentError } from '../lib/errors.js';
 import { kubeConfigFromFile, makeKubeClients } from '../lib/k8s/access.js';
+import { createLogger, streamLogSink } from '../lib/log.js';
 import { verifyWebhookSignature } from '../lib/notify/webhook.js';
 import type { Report } from '../lib/report/model.js';
 import { startServe } from '../lib/serve/server.js';
@@ -108,6 +110,12 @@ export async function runDemo(options: DemoOptions, classifier: AddressClassifie
       }),
       outDir: join(dir, 'reports'),
       captureSeconds: options.captureSeconds,
+      // Only failures, as JSON lines: the demo's own lines tell the story (the report states every degradation).
+      logger: createLogger(
+        streamLogSink({ write: io.stderr }),
+        {},
+        { secrets: secretValuesOf(settings), level: 'error' },
+      ),
     });
     cleanups.push(() => server.close());
     say(`serve (the Functions app's HTTP routes, in-process engine) at ${server.url}`);

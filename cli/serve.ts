@@ -7,12 +7,17 @@
  * Settings come from the environment like the Functions app's (lib/config), except that SNAT_TASK_HUB and
  * SNAT_REPORT_STORAGE are optional here: without SNAT_REPORT_STORAGE, reports go to a folder per investigation under
  * --out. Exit codes: 2 usage, 4 environment (settings, kubeconfig, port in use).
+ *
+ * Logs: JSON lines on stderr (lib/log.ts: requests, each investigation's phases, activities and outcome), the values
+ * of the secret settings blanked out.
  */
 import { resolve } from 'node:path';
 import { environmentError, isSnatResponderError, usageError } from '../lib/errors.js';
 import type { AddressClassifier } from '../lib/analysis/ip.js';
+import { secretValuesOf } from '../lib/config/secrets.js';
 import { loadSettings } from '../lib/config/settings.js';
 import type { Settings } from '../lib/config/settings.js';
+import { createLogger, streamLogSink } from '../lib/log.js';
 import type { CliIo } from './main.js';
 import { untilSignal } from './sim.js';
 import type { StopSignal } from './sim.js';
@@ -73,6 +78,7 @@ export async function runServe(
       });
     }
   }
+  const logger = createLogger(streamLogSink({ write: io.stderr }), {}, { secrets: secretValuesOf(settings) });
   const stop = until();
   const { startServe } = await import('../lib/serve/server.js');
   let server;
@@ -86,7 +92,7 @@ export async function runServe(
       outDir: resolve(options.out ?? 'snat-reports'),
       ...(captureSeconds !== undefined ? { captureSeconds } : {}),
       port,
-      log: (m) => io.stderr(`snat-responder serve: ${m}\n`),
+      logger,
     });
   } catch (e) {
     stop.dispose();
@@ -98,8 +104,9 @@ export async function runServe(
   }
   try {
     io.stdout(JSON.stringify({ url: server.url }) + '\n');
+    logger.info('serve listening', { url: server.url });
     const signal = await stop.stopped;
-    io.stderr(`snat-responder serve: ${String(signal)}: stopping; cancelling running investigations\n`);
+    logger.info('serve stopping: cancelling running investigations', { signal: String(signal) });
   } finally {
     stop.dispose();
     await server.close();

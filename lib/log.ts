@@ -110,3 +110,25 @@ export function functionsLogSink(context: {
 
 /** A logger that drops everything (tests, library callers that pass none). */
 export const silentLogger: Logger = createLogger(() => {});
+
+/**
+ * `logger` with `secrets` blanked out of every message and field before it gets them: for a component handed a
+ * logger it did not build (`serve`), which knows secrets its caller may not have passed.
+ */
+export function withSecrets(logger: Logger, secrets: readonly string[]): Logger {
+  if (secrets.length === 0) return logger;
+  const clean = (fields: LogFields | undefined): LogFields | undefined => {
+    if (fields === undefined) return undefined;
+    const out: Record<string, LogValue | undefined> = {};
+    for (const [key, value] of Object.entries(fields))
+      out[key] = typeof value === 'string' ? redact(value, secrets) : value;
+    return out;
+  };
+  return {
+    debug: (msg, fields) => logger.debug(redact(msg, secrets), clean(fields)),
+    info: (msg, fields) => logger.info(redact(msg, secrets), clean(fields)),
+    warn: (msg, fields) => logger.warn(redact(msg, secrets), clean(fields)),
+    error: (msg, fields) => logger.error(redact(msg, secrets), clean(fields)),
+    child: (fields) => withSecrets(logger.child(clean(fields) ?? {}), secrets),
+  };
+}

@@ -147,6 +147,12 @@ export const SETTINGS = {
     description:
       'Optional comma-separated AKS cluster resource ids the responder may investigate; unset means any cluster it can reach.',
   },
+  SNAT_RATE_LIMIT_PER_MINUTE: {
+    secret: false,
+    required: false,
+    description:
+      'Requests per minute per caller and route on the POST routes (GET routes: ten times as many), 0..10000; 0 turns the limits off. Default 120.',
+  },
 } as const satisfies Record<string, SettingInfo>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -183,6 +189,8 @@ export interface Settings {
   readonly alertSecret: string | null;
   /** Lower-cased cluster ids; null = no allow-list. */
   readonly allowedClusterIds: readonly string[] | null;
+  /** Requests per minute per caller and route on the routes that start work; 0 = no limit (lib/intake/rate-limit.ts). */
+  readonly rateLimitPerMinute: number;
 }
 
 export interface SettingProblem {
@@ -378,6 +386,7 @@ const FIELDS = {
     if (bad.length > 0) return fail(ctx, `not AKS cluster resource ids: ${bad.map(show).join(', ')}`);
     return [...new Set(ids.map((id) => id.toLowerCase()))];
   }),
+  SNAT_RATE_LIMIT_PER_MINUTE: integer(0, 10_000, 120),
 } satisfies Record<SettingName, z.ZodType<unknown, string | undefined>>;
 
 type Parsed = { [K in SettingName]: z.output<(typeof FIELDS)[K]> };
@@ -455,6 +464,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
         : null,
     alertSecret: s.SNAT_ALERT_SECRET,
     allowedClusterIds: s.SNAT_ALLOWED_CLUSTER_IDS,
+    rateLimitPerMinute: s.SNAT_RATE_LIMIT_PER_MINUTE,
   };
   return deepFreeze(settings);
 }

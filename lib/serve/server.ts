@@ -13,6 +13,13 @@
  * Function keys do not exist here: any request from loopback is accepted (the server only listens there), but
  * SNAT_ALERT_SECRET is still enforced when set. Reports go to Blob Storage when a store is given (SNAT_REPORT_STORAGE),
  * else to a folder per investigation under `outDir`, served back under /reports/<id>/<file>.
+ *
+ * Rate limits (SNAT_RATE_LIMIT_PER_MINUTE, lib/intake/rate-limit.ts `RouteLimits`) per route and remote address, as in
+ * the Functions app, checked before a secret is compared or a body read; the report files are not limited.
+ *
+ * Logs (`logger`, lib/log.ts): one line per API request's decision (never a body or a header), and per investigation
+ * its start, each phase change, each activity's end with its duration, its degradations and its outcome
+ * (lib/workflow/observe.ts). The values of the secret settings are blanked out of every line, whatever logger is given.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -25,8 +32,10 @@ import { investigateCluster } from '../../orchestrations/cluster.js';
 import type { ClusterInvestigationInput, ClusterInvestigationResult } from '../../orchestrations/cluster.js';
 import { investigateSnat } from '../../orchestrations/investigate.js';
 import type { InvestigationInput, InvestigationResult } from '../../orchestrations/investigate.js';
+import { canonicalAddress } from '../analysis/ip.js';
 import type { AddressClassifier } from '../analysis/ip.js';
 import type { BlobReportStore } from '../azure/blob-store.js';
+import { secretValuesOf } from '../config/secrets.js';
 import type { Settings } from '../config/settings.js';
 import type { KubeClients } from '../k8s/access.js';
 import type { CensusTool } from '../k8s/census.js';
@@ -47,7 +56,11 @@ import {
   statusResponse,
 } from '../intake/http.js';
 import type { HttpResult, ReportLinks, StartedTarget } from '../intake/http.js';
+import { RouteLimits } from '../intake/rate-limit.js';
+import type { RouteName } from '../intake/rate-limit.js';
 import { investigationKey, MemoryRegistry } from '../intake/registry.js';
+import { redact, silentLogger, withSecrets } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { InstanceView, InvestigationKey, NodeRef } from '../intake/registry.js';
 import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from '../workflow/activities/index.js';
 import { ORCHESTRATIONS } from '../workflow/contracts.js';
@@ -58,7 +71,10 @@ import { runWorkflow } from '../workflow/driver.js';
 import type { ActivityFunction } from '../workflow/driver.js';
 import { runInvestigation } from '../workflow/investigation.js';
 import type { RunInvestigationOptions } from '../workflow/investigation.js';
+import { investigationLog } from '../workflow/observe.js';
+import type { InvestigationLog } from '../workflow/observe.js';
 import { REPORT_FILE_NAMES } from '../report/files.js';
+import { logDecision } from './handler-kit.js';
 
 export interface ServeOptions {
   readonly clients: KubeClients;
@@ -77,6 +93,12 @@ export interface ServeOptions {
   readonly run?: Partial<Pick<RunInvestigationOptions, 'sleep' | 'now' | 'concurrency'>> & {
     readonly timing?: InvestigationInput['timing'];
   };
+  /** Structured lines (requests, investigations). Default: none. */
+  readonly logger?: Logger;
+  /**
+   * @deprecated Use `logger`. Plain text, only for a failed investigation (`investigation <id> failed: <message>`) and
+   * a request that failed (500); kept for callers that read those lines.
+   */
   readonly log?: (message: string) => void;
 }
 
@@ -94,6 +116,7 @@ interface Run {
   /** Report folders by investigation id (the run's own; a census's nodes'), when reports go to folders. */
   readonly dirs: Map<string, string>;
   done: Promise<void>;
+  readonly log: InvestigationLog;
 }
 
 export interface RunningServer {
@@ -168,7 +191,10 @@ export function investigationSettingsOf(settings: Settings): InvestigationSettin
 
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const { settings } = options;
-  const log = options.log ?? (() => {});
+  const secrets = secretValuesOf(settings);
+  const log = (message: string): void => options.log?.(redact(message, secrets));
+  const logger = withSecrets(options.logger ?? silentLogger, secrets);
+  const limits = new RouteLimits(settings.rateLimitPerMinute);
   const now = options.run?.now ?? (() => new Date());
   const registry = new MemoryRegistry({ cooldownMs: settings.cooldownMinutes * 60_000 });
   const runs = new Map<string, Run>();
@@ -210,7 +236,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     async (run: Run): Promise<InvestigationResult> => {
       const { output, dir } = outputOf(run.id, node);
       if (dir !== null) run.dirs.set(run.id, dir);
-      const { result } = await runInvestigation({
+      const { result, report } = await runInvestigation({
         clients: options.clients,
         input: { investigationId: run.id, node, captureSeconds, trigger, ...timing },
         settings: investigationSettings,
@@ -221,9 +247,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         onStatus: (s) => {
           run.status = s;
           run.updatedAt = now();
+          run.log.onStatus(s);
         },
+        onActivity: run.log.onActivity,
         ...driverSeams,
       });
+      // Everything the report says was degraded (the workflow's own and what the activities found).
+      if (report !== null) run.log.degraded(report.degraded);
       return result;
     };
 
@@ -280,15 +310,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         onStatus: (s) => {
           run.status = s;
           run.updatedAt = now();
+          run.log.onStatus(s);
         },
+        onActivity: run.log.onActivity,
         ...driverSeams,
       });
     };
 
-  /** Claims `key`; when it wins, queues the investigation (`execute`). */
+  /** Claims `key`; when it wins, queues the investigation (`execute`); `about` describes it in its first log line. */
   const claim = async (
     key: InvestigationKey,
     execute: (run: Run) => Promise<InvestigationResult | ClusterInvestigationResult>,
+    about: LogFields,
   ): Promise<{ id: string; started: boolean; why?: 'running' | 'cooldown' }> => {
     const at = now();
     const id = `serve-${stamp(at)}-${randomBytes(3).toString('hex')}`;
@@ -307,16 +340,20 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       controller: new AbortController(),
       dirs: new Map(),
       done: Promise.resolve(),
+      log: investigationLog(logger, id),
     };
     runs.set(id, run);
     run.done = limit(async () => {
       if (run.controller.signal.aborted) {
         run.state = 'terminated';
+        run.log.ended('terminated', 'cancelled before it started');
         return;
       }
       run.state = 'running';
       run.updatedAt = now();
+      run.log.current().info('investigation started', about);
       run.result = await execute(run);
+      run.log.finished(run.result);
       for (const reported of reportedIds(run.id, run.result)) {
         const dir = run.dirs.get(reported);
         if (dir !== undefined) reportDirs.set(reported, dir);
@@ -327,6 +364,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         run.state = run.controller.signal.aborted ? 'terminated' : 'failed';
         run.error = messageOf(e);
         log(`investigation ${id} ${run.state}: ${run.error}`);
+        run.log.ended(run.state, run.error);
       })
       .finally(() => {
         run.updatedAt = now();
@@ -381,69 +419,128 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     alertId: plan.alertId,
   });
 
+  /** What the first line of a node's investigation says about it. */
+  const aboutNode = (node: NodeQuery, captureSeconds: number, trigger: InvestigationInput['trigger']): LogFields => ({
+    trigger: trigger.kind,
+    source: trigger.source,
+    ...('ip' in node ? { nodeIp: node.ip } : { nodeName: node.name }),
+    captureSeconds,
+  });
+
   const claimNode = (target: LoadBalancerTarget, plan: Extract<AlertPlan, { kind: 'start' }>) => {
     const node = { ip: target.nodeIp };
     const seconds = options.captureSeconds ?? settings.capture.defaultSeconds;
-    return claim(clusterKey(node), runNode(node, seconds, alertTrigger(plan)));
+    const trigger = alertTrigger(plan);
+    return claim(clusterKey(node), runNode(node, seconds, trigger), aboutNode(node, seconds, trigger));
   };
 
   /** One live census of the kubeconfig's cluster, whichever gateway (or mapped cluster id) the alert names. */
   const claimCensus = (target: NatGatewayTarget, plan: Extract<AlertPlan, { kind: 'start' }>) =>
-    claim(clusterKey({ allNodes: true }), (run) =>
-      runCensus({
-        investigationId: run.id,
-        clusterId: target.clusterHint,
-        natGatewayId: target.natGatewayId,
-        maxNodes: target.allNodes.maxNodes,
-        maxParallel: settings.maxConcurrentInvestigations,
-        trigger: alertTrigger(plan),
-        notify: hasNotifyTargets(investigationSettings.notify),
-        ...timing,
-      })(run),
+    claim(
+      clusterKey({ allNodes: true }),
+      (run) =>
+        runCensus({
+          investigationId: run.id,
+          clusterId: target.clusterHint,
+          natGatewayId: target.natGatewayId,
+          maxNodes: target.allNodes.maxNodes,
+          maxParallel: settings.maxConcurrentInvestigations,
+          trigger: alertTrigger(plan),
+          notify: hasNotifyTargets(investigationSettings.notify),
+          ...timing,
+        })(run),
+      { trigger: 'alert', source: plan.alertRule, census: true, maxNodes: target.allNodes.maxNodes },
     );
 
-  const alerts = async (req: IncomingMessage, url: URL): Promise<HttpResult> => {
+  /** An answer and the investigations it names (started or reused), for the request's log line. */
+  type Answer = { readonly result: HttpResult; readonly ids?: readonly string[] };
+
+  const alerts = async (req: IncomingMessage, url: URL): Promise<Answer> => {
     const denied = checkAlertSecret(
       { headers: req.headers as Record<string, string>, query: url.searchParams },
       settings,
     );
-    if (denied) return denied;
+    if (denied) return { result: denied };
     let body: Uint8Array;
     try {
       body = await readBody(req, MAX_ALERT_BYTES);
     } catch (e) {
-      if (e instanceof BodyTooLarge) return planAlertTooLarge();
+      if (e instanceof BodyTooLarge) return { result: planAlertTooLarge() };
       throw e;
     }
     const plan = planAlert(body, settings);
-    if (plan.kind !== 'start') return alertResponse(plan, [], origin);
+    if (plan.kind !== 'start') return { result: alertResponse(plan, [], origin) };
     const started: StartedTarget[] = [];
     for (const target of plan.targets) {
       const result = 'nodeIp' in target ? await claimNode(target, plan) : await claimCensus(target, plan);
       started.push({ target, ...result });
     }
-    return alertResponse(plan, started, origin);
+    return { result: alertResponse(plan, started, origin), ids: started.map((s) => s.id) };
   };
 
   const planAlertTooLarge = (): HttpResult =>
     errorResult(413, 'too-large', `alert body is over the 256 KB limit of Azure Monitor alerts; not parsed`);
 
-  const startInvestigation = async (req: IncomingMessage): Promise<HttpResult> => {
+  const startInvestigation = async (req: IncomingMessage): Promise<Answer> => {
     let body: Uint8Array;
     try {
       body = await readBody(req, MAX_START_BODY_BYTES);
     } catch (e) {
-      if (e instanceof BodyTooLarge)
-        return errorResult(413, 'too-large', `request body is over ${MAX_START_BODY_BYTES} bytes`);
+      if (e instanceof BodyTooLarge) {
+        return { result: errorResult(413, 'too-large', `request body is over ${MAX_START_BODY_BYTES} bytes`) };
+      }
       throw e;
     }
     const parsed = parseStartRequest(body, settings);
-    if (!parsed.ok) return parsed.response;
+    if (!parsed.ok) return { result: parsed.response };
     const { node, captureSeconds, cluster } = parsed.request;
-    return startResponse(
-      await claim(clusterKey(node), runNode(node, captureSeconds, { kind: 'http', source: cluster })),
-      origin,
+    const trigger: InvestigationInput['trigger'] = { kind: 'http', source: cluster };
+    const claimed = await claim(
+      clusterKey(node),
+      runNode(node, captureSeconds, trigger),
+      aboutNode(node, captureSeconds, trigger),
     );
+    return { result: startResponse(claimed, origin), ids: [claimed.id] };
+  };
+
+  const status = async (id: string): Promise<Answer> => {
+    const bad = checkInvestigationId(id);
+    if (bad) return { result: bad };
+    const run = runs.get(id);
+    if (!run) return { result: statusResponse(null, id), ids: [id] };
+    const { links, nodeLinks } = await linksOf(run);
+    return { result: statusResponse(viewOf(run), id, links, nodeLinks), ids: [id] };
+  };
+
+  const recent = async (url: URL): Promise<Answer> => {
+    const query = parseRecentQuery(url.searchParams);
+    if (!query.ok) return { result: query.response };
+    return { result: recentResponse(await registry.recent(query.limit), query.limit, origin) };
+  };
+
+  /** The API route of a request, or null (report files, unknown paths). */
+  const routeOf = (method: string, path: string): RouteName | null => {
+    if (path === '/api/alerts' && method === 'POST') return 'alerts';
+    if (path === '/api/investigations' && method === 'POST') return 'startInvestigation';
+    if (path === '/api/investigations' && method === 'GET') return 'listInvestigations';
+    if (/^\/api\/investigations\/[^/]+$/.test(path) && method === 'GET') return 'getInvestigation';
+    return null;
+  };
+
+  /** An API request: rate limit (route + remote address) first, then the route's handler; its decision is logged. */
+  const api = async (name: RouteName, req: IncomingMessage, url: URL, path: string): Promise<Answer> => {
+    const limited = limits.check(name, canonicalAddress(req.socket.remoteAddress ?? '') ?? 'unknown');
+    if (limited) return { result: limited };
+    switch (name) {
+      case 'alerts':
+        return alerts(req, url);
+      case 'startInvestigation':
+        return startInvestigation(req);
+      case 'listInvestigations':
+        return recent(url);
+      case 'getInvestigation':
+        return status(decodeURIComponent(path.slice('/api/investigations/'.length)));
+    }
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -451,22 +548,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     if (closing) return send(res, errorResult(503, 'shutting-down', 'the server is shutting down'));
-    if (path === '/api/alerts' && method === 'POST') return send(res, await alerts(req, url));
-    if (path === '/api/investigations' && method === 'POST') return send(res, await startInvestigation(req));
-    if (path === '/api/investigations' && method === 'GET') {
-      const query = parseRecentQuery(url.searchParams);
-      if (!query.ok) return send(res, query.response);
-      return send(res, recentResponse(await registry.recent(query.limit), query.limit, origin));
-    }
-    const status = /^\/api\/investigations\/([^/]+)$/.exec(path);
-    if (status && method === 'GET') {
-      const id = decodeURIComponent(status[1]!);
-      const bad = checkInvestigationId(id);
-      if (bad) return send(res, bad);
-      const run = runs.get(id);
-      if (!run) return send(res, statusResponse(null, id));
-      const { links, nodeLinks } = await linksOf(run);
-      return send(res, statusResponse(viewOf(run), id, links, nodeLinks));
+    const name = routeOf(method, path);
+    if (name !== null) {
+      const { result, ids } = await api(name, req, url, path);
+      logDecision(logger, name, result, ids);
+      return send(res, result);
     }
     const file = /^\/reports\/([^/]+)\/([^/]+)$/.exec(path);
     if (file && method === 'GET') {
@@ -484,13 +570,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       }
       return send(res, errorResult(404, 'not-found', 'no such report file'));
     }
-    const known = ['/api/alerts', '/api/investigations'].includes(path) || status !== null;
+    const known = ['/api/alerts', '/api/investigations'].includes(path) || /^\/api\/investigations\/[^/]+$/.test(path);
     return send(res, errorResult(known ? 405 : 404, known ? 'method-not-allowed' : 'not-found', `${method} ${path}`));
   };
 
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
       log(`${req.method} ${req.url}: ${messageOf(e)}`);
+      logger.error('request failed', { method: req.method ?? null, status: 500, error: messageOf(e) });
       if (!res.headersSent) send(res, errorResult(500, 'internal', 'internal error; see the server log'));
       else res.destroy();
     });

@@ -5,7 +5,13 @@
  * The production factory (kube clients from lib/azure, the Blob evidence store and report output, settings from
  * lib/config) is wired by the app's startup with `setActivityContextFactory`; until then an activity fails with a
  * message saying so. Tests set a factory built against the simulated cluster.
+ *
+ * Each run is logged through the invocation's own logger (Application Insights traces): a start line, then an end
+ * line with the duration, or a failure line with the message; every line carries the investigation id, the activity
+ * and, once resolved, the node.
  */
+import { createLogger, functionsLogSink, silentLogger } from '../log.js';
+import type { LogFields, Logger } from '../log.js';
 import type { ActivityContext } from './context.js';
 import type { InvestigationScope } from './contracts.js';
 import type { ActivityFunction } from './driver.js';
@@ -14,6 +20,16 @@ import type { ActivityFunction } from './driver.js';
 export interface ActivityInvocation {
   readonly invocationId: string;
   readonly functionName: string;
+  /** The invocation's logger (InvocationContext has them): where the activity's lines go. Absent: not logged. */
+  readonly debug?: (...args: unknown[]) => void;
+  readonly info?: (...args: unknown[]) => void;
+  readonly warn?: (...args: unknown[]) => void;
+  readonly error?: (...args: unknown[]) => void;
+}
+
+export interface ActivityHandlerOptions {
+  /** Values to blank out of every line (the app's secret settings), asked for at each run. */
+  readonly secrets?: () => readonly string[];
 }
 
 export interface ActivityContextFactory {
@@ -56,10 +72,66 @@ export function setActivityContextFactory(next: ActivityContextFactory | null): 
 export function activityHandler(
   activity: string,
   fn: ActivityFunction<ActivityContext>,
+  options: ActivityHandlerOptions = {},
 ): (input: unknown, invocation: ActivityInvocation) => Promise<unknown> {
   return async (input, invocation) => {
-    const context = await factory.create(activity, invocation, activityScopeOf(input));
-    return fn(context, input as never);
+    const log = invocationLoggerOf(invocation, activityLogFields(activity, input), options);
+    log.info('activity started');
+    const started = performance.now();
+    const durationMs = (): number => Math.round(performance.now() - started);
+    try {
+      const context = await factory.create(activity, invocation, activityScopeOf(input));
+      const output = await fn(context, input as never);
+      log.info('activity done', { outcome: 'ok', durationMs: durationMs() });
+      return output;
+    } catch (e) {
+      log.error('activity failed', {
+        outcome: 'failed',
+        durationMs: durationMs(),
+        error: e instanceof Error ? e.message : String(e),
+      });
+      throw e;
+    }
+  };
+}
+
+type LoggingInvocation = ActivityInvocation & Required<Pick<ActivityInvocation, 'debug' | 'info' | 'warn' | 'error'>>;
+
+const canLog = (invocation: ActivityInvocation): invocation is LoggingInvocation =>
+  [invocation.debug, invocation.info, invocation.warn, invocation.error].every((f) => typeof f === 'function');
+
+function invocationLoggerOf(
+  invocation: ActivityInvocation,
+  fields: LogFields,
+  options: ActivityHandlerOptions,
+): Logger {
+  if (!canLog(invocation)) return silentLogger;
+  // Called as the invocation's methods (functionsLogSink does), so an InvocationContext keeps its `this`. Every level
+  // is passed on: host.json's `logging.logLevel` decides what is kept.
+  return createLogger(functionsLogSink(invocation), fields, { secrets: options.secrets?.() ?? [], level: 'debug' });
+}
+
+/**
+ * The log context of an activity run, from its input: the investigation (`investigationId`, else the scope's), the
+ * activity, the node (the scope's once resolved, else the input's `nodeName` or `node.name`), the cluster (the
+ * scope's). Never the input itself.
+ */
+export function activityLogFields(activity: string, input: unknown): LogFields {
+  const i = (typeof input === 'object' && input !== null ? input : {}) as {
+    investigationId?: unknown;
+    nodeName?: unknown;
+    node?: { name?: unknown } | null;
+  };
+  const scope = activityScopeOf(input);
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const investigationId = text(i.investigationId) ?? text(scope?.investigationId);
+  const node = text(scope?.node) ?? text(i.nodeName) ?? text(typeof i.node === 'object' ? i.node?.name : undefined);
+  const cluster = text(scope?.clusterId);
+  return {
+    activity,
+    ...(investigationId !== undefined ? { investigationId } : {}),
+    ...(node !== undefined ? { node } : {}),
+    ...(cluster !== undefined ? { cluster } : {}),
   };
 }
 

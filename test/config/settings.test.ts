@@ -46,6 +46,7 @@ describe('loadSettings', () => {
       webhook: null,
       alertSecret: null,
       allowedClusterIds: null,
+      rateLimitPerMinute: 120,
     });
   });
 
