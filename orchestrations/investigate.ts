@@ -433,7 +433,12 @@ export function* investigateSnat<H>(
       }
     }
     setStatus('done');
-    return { outcome: 'reported', node, report, rawCapture, degraded, cleanup: job.cleanup, notifications };
+    // The notify step may have added its failures to the stored report: the summary counts what the report holds.
+    const stored =
+      notifications?.degraded !== undefined && notifications.degraded !== report.degraded
+        ? { ...report, degraded: notifications.degraded }
+        : report;
+    return { outcome: 'reported', node, report: stored, rawCapture, degraded, cleanup: job.cleanup, notifications };
   } finally {
     // Any failure above (or a cancelled run): the Job is deleted all the same.
     if (job.owed) yield* deleteCapture();

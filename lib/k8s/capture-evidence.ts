@@ -63,15 +63,18 @@ function captureOf(log: CaptureLog, options: CaptureEvidenceOptions, degraded: D
     };
   }
   if (tracer === 'none' || tracer === null) {
-    if (log.trailer?.status !== 'failed') {
-      degraded.push({
-        step: 'capture',
-        reason:
-          tracer === 'none'
-            ? 'no tcptracer on the node (bcc or libbpf-tools): connect rates are unknown; the socket census still counts'
-            : 'the capture log has no begin line: the tracer is unknown',
-      });
+    // The script itself failed (bad parameters, no host namespaces): a capture was attempted and failed; its trailer's
+    // reason is reported with the other trailer problems.
+    if (log.trailer?.status === 'failed') {
+      return { status: 'failed', capture: null, durationSeconds: null, origin: options.origin };
     }
+    degraded.push({
+      step: 'capture',
+      reason:
+        tracer === 'none'
+          ? 'no tcptracer on the node (bcc or libbpf-tools): connect rates are unknown; the socket census still counts'
+          : 'the capture log has no begin line: the tracer is unknown',
+    });
     return { status: 'missing', capture: null, durationSeconds: null, origin: options.origin };
   }
   degraded.push({

@@ -275,6 +275,8 @@ export interface NotifyReportOutput {
   readonly link: 'read-link' | 'path' | 'none';
   /** True when the report was written again with the failures in its `degraded`. */
   readonly rewritten: boolean;
+  /** Entries in the report's `degraded` after this step (more than writeReport's count when it was rewritten). */
+  readonly degraded?: number;
 }
 
 // listNodes --------------------------------------------------------------------------------------------------------

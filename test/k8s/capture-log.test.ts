@@ -417,9 +417,9 @@ describe('captureEvidenceOf: the log joined with the pod snapshot', () => {
     expect(pieces.degraded[0]!.reason).toMatch(/^tcptracer produced no capture: tcptracer did not run/);
   });
 
-  it('bad parameters: failed, with the script reason', () => {
+  it('bad parameters: failed (a capture was attempted), with the script reason', () => {
     const pieces = captureEvidenceOf(log(fixture('capture-bad-parameters.log')), pods, { origin });
-    expect(pieces.capture.status).toBe('missing');
+    expect(pieces.capture.status).toBe('failed');
     expect(pieces.degraded.map((d) => d.reason)).toEqual([
       'the capture script failed (bad-parameters): no tcptracer capture',
       'the capture log has no netns map: tcptracer sources are matched by IP only',

@@ -86,6 +86,7 @@ describe('notifyReport', () => {
       targets: [{ target: `teams ${rx.origin}`, kind: 'teams', ok: true, status: 200, attempts: 1 }],
       link: 'read-link',
       rewritten: false,
+      degraded: culpritReport.degraded.length,
     });
     expect(h.links).toEqual([[culpritReport.artifacts.html, 900]]);
     expect(rx.received[0]!.body).toContain(`https://blob.example/${culpritReport.artifacts.html}?sig=abc`);
@@ -101,6 +102,9 @@ describe('notifyReport', () => {
     expect(out).toMatchObject({ link: 'none', rewritten: true, targets: [{ ok: true }] });
     expect(rx.received).toHaveLength(1);
     expect(h.written).toHaveLength(1);
+    // The count the investigation's summary shows: the rewritten report's.
+    expect(out.degraded).toBe(culpritReport.degraded.length + 1);
+    expect(out.degraded).toBe(h.written[0]!.degraded.length);
     expect(h.written[0]!.degraded.at(-1)).toEqual({
       step: 'notify',
       reason:

@@ -94,10 +94,11 @@ export async function notifyReport(ctx: ActivityContext, input: NotifyReportInpu
     ...notificationDegradations(deliveries.results),
   ].filter((d) => !recorded.has(`${d.step}\n${d.reason}`));
   const rewritten = added.length > 0;
+  const degraded = [...report.degraded, ...added];
   if (rewritten) {
-    const updated: Report = { ...report, degraded: [...report.degraded, ...added] };
+    const updated: Report = { ...report, degraded };
     await ctx.output.writeReport(updated);
     await ctx.store.put(input.reportRef, updated);
   }
-  return { targets: deliveries.results.map(outcomeOf), link: deliveries.link, rewritten };
+  return { targets: deliveries.results.map(outcomeOf), link: deliveries.link, rewritten, degraded: degraded.length };
 }
