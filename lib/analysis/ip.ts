@@ -10,11 +10,15 @@ import ipaddr from 'ipaddr.js';
 export type IPAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
 const FOUR_PART_DECIMAL = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const IPV6_CHARS = /^[0-9a-fA-F:.]+$/;
+/** The characters of a bare IPv4 or IPv6 literal. */
+const LITERAL_CHARS = /^[0-9a-fA-F:.]+$/;
 
 /**
  * Parses an address as the tools print it: strips `[...]`, a `%zone` suffix, and accepts only a strict dotted quad
  * for IPv4 (no `0x7f.1`, no bare integers: those are not what a tool prints and must never pass as an address).
+ *
+ * The zone is stripped from IPv4 too: ss prints the device a socket is bound to after any address
+ * (`127.0.0.53%lo:53`, systemd-resolved). For a value that is not tool output, use `parseIpLiteral`.
  */
 export function parseAddress(raw: string): IPAddress | null {
   let text = raw.trim();
@@ -26,7 +30,7 @@ export function parseAddress(raw: string): IPAddress | null {
   if (FOUR_PART_DECIMAL.test(text)) {
     return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : null;
   }
-  if (text.includes(':') && IPV6_CHARS.test(text) && ipaddr.IPv6.isValid(text)) {
+  if (text.includes(':') && LITERAL_CHARS.test(text) && ipaddr.IPv6.isValid(text)) {
     const tail = text.slice(text.lastIndexOf(':') + 1);
     if (!tail.includes('.')) return ipaddr.IPv6.parse(text);
     // An embedded IPv4 tail must itself be a strict dotted quad. It is rewritten as two hex groups because
@@ -38,6 +42,21 @@ export function parseAddress(raw: string): IPAddress | null {
     return ipaddr.IPv6.isValid(rewritten) ? ipaddr.IPv6.parse(rewritten) : null;
   }
   return null;
+}
+
+/**
+ * Parses a bare IP literal, as an alert dimension (BackendIPAddress) must be one (FORMATS.md section 10): a strict
+ * dotted quad (no leading zeros) or an IPv6 address, and nothing else: no brackets, no `%zone`, no prefix length, no
+ * surrounding space. Only hex digits, `:` and `.` can pass, so nothing of the text but the address itself is dropped.
+ */
+export function parseIpLiteral(raw: string): IPAddress | null {
+  return LITERAL_CHARS.test(raw) ? parseAddress(raw) : null;
+}
+
+/** Canonical text of a bare IP literal (see `parseIpLiteral`), or null when it is anything more or less. */
+export function canonicalIpLiteral(raw: string): string | null {
+  const parsed = parseIpLiteral(raw);
+  return parsed ? formatAddress(parsed) : null;
 }
 
 /** IPv4-mapped IPv6 becomes plain IPv4; anything else is kept as parsed. */

@@ -9,7 +9,12 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { BlobSASPermissions, BlobServiceClient, SASProtocol, StorageSharedKeyCredential } from '@azure/storage-blob';
-import type { ContainerClient, StoragePipelineOptions, UserDelegationKey } from '@azure/storage-blob';
+import type {
+  ContainerClient,
+  StoragePipelineOptions,
+  StorageRetryOptions,
+  UserDelegationKey,
+} from '@azure/storage-blob';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderMarkdown } from '../report/markdown.js';
@@ -35,6 +40,29 @@ export const REPORT_CACHE_CONTROL = 'private, no-cache';
 export const MAX_LINK_TTL_SECONDS = 7 * 24 * 3600 - 3600;
 /** A link's start is set this far back so a reader whose clock runs behind is not refused. */
 const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The storage client's own retries, bounded. The SDK's defaults (4 tries, 0 s, 4 s then 12 s apart, up to 120 s, no
+ * try timeout) hold a write ~16 s against a service that is down, and an investigation pays that twice (capture.log,
+ * then the report: each tries the container again). Retries that wait longer belong to the workflow, one layer up
+ * (RETRY_POLICIES.report in lib/workflow/retry.ts: Durable activity retries, seconds to a minute apart), so here
+ * only a blip is smoothed over: 3 tries, the second at once, the third 200 ms later (exponential: (2^(n-1) - 1) x
+ * 200 ms, at most 2 s). `tryTimeoutInMs` is the service-side limit of one try (sent as `timeout=30`); it does not
+ * bound a connection attempt to an address that never answers. A `pipeline.retryOptions` given to the store
+ * overrides these field by field.
+ */
+export const BLOB_RETRY_OPTIONS: Readonly<StorageRetryOptions> = Object.freeze({
+  maxTries: 3,
+  retryDelayInMs: 200,
+  maxRetryDelayInMs: 2_000,
+  tryTimeoutInMs: 30_000,
+});
+
+/** The caller's pipeline options, with the store's bounded retries where the caller sets none. */
+function pipelineOptions(options: BlobReportStoreOptions): StoragePipelineOptions {
+  const pipeline = options.pipeline ?? {};
+  return { ...pipeline, retryOptions: { ...BLOB_RETRY_OPTIONS, ...pipeline.retryOptions } };
+}
 
 export type BlobStoreErrorCode =
   'BLOB_CONTAINER_FAILED' | 'BLOB_WRITE_FAILED' | 'BLOB_READ_FAILED' | 'BLOB_LINK_FAILED' | 'BLOB_CONFIG_INVALID';
@@ -73,6 +101,7 @@ export interface BlobReportStoreOptions {
   readonly container?: string;
   /** The clock for link start and expiry. */
   readonly now?: () => Date;
+  /** The storage client's options; `retryOptions` defaults to BLOB_RETRY_OPTIONS (field by field). */
   readonly pipeline?: StoragePipelineOptions;
 }
 
@@ -105,7 +134,7 @@ export class BlobReportStore {
   static fromConnectionString(connectionString: string, options: BlobReportStoreOptions = {}): BlobReportStore {
     let service: BlobServiceClient;
     try {
-      service = BlobServiceClient.fromConnectionString(connectionString, options.pipeline);
+      service = BlobServiceClient.fromConnectionString(connectionString, pipelineOptions(options));
     } catch {
       // The SDK's message may quote the string, key included.
       throw new BlobStoreError('BLOB_CONFIG_INVALID', 'the storage connection string is not valid', null, false);
@@ -141,7 +170,7 @@ export class BlobReportStore {
         false,
       );
     }
-    const service = new BlobServiceClient(url.toString().replace(/\/$/, ''), credential, options.pipeline);
+    const service = new BlobServiceClient(url.toString().replace(/\/$/, ''), credential, pipelineOptions(options));
     return new BlobReportStore(service, { kind: 'user-delegation', service }, options);
   }
 

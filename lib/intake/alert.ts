@@ -9,7 +9,7 @@
  * - otherwise `start`: one target per node IP (load balancer), or one bounded all-nodes census per cluster the
  *   NAT gateway mapping names (a NAT gateway alert has no node dimension).
  */
-import { canonicalAddress } from '../analysis/ip.js';
+import { canonicalIpLiteral } from '../analysis/ip.js';
 import { dimensionOf, MAX_ALERT_BYTES, parseAlert } from '../parse/alert.js';
 import { describeProblem } from '../parse/types.js';
 import type { AlertCondition, AlertDocument } from '../parse/types.js';
@@ -130,7 +130,7 @@ function planParsed(alert: AlertDocument, settings: AlertPlanSettings): AlertPla
     const list = alert.invalidDimensionValues.map((d) => `${d.field} = ${JSON.stringify(d.value)}`).join('; ');
     return reject(
       'invalid-dimension',
-      `IP address dimensions (BackendIPAddress, FrontendIPAddress) that are not IP literals: ${list}`,
+      `IP address dimensions (BackendIPAddress, FrontendIPAddress) that are not bare IP literals (a dotted quad or an IPv6 address, without brackets, zone, prefix length or spaces): ${list}`,
       alert.invalidDimensionValues[0]?.field,
     );
   }
@@ -189,7 +189,7 @@ function planLoadBalancer(
   const nodeIps: string[] = [];
   for (const condition of conditions) {
     const value = dimensionOf(condition, 'BackendIPAddress');
-    const ip = value === undefined ? null : canonicalAddress(value);
+    const ip = value === undefined ? null : canonicalIpLiteral(value);
     if (ip !== null && !nodeIps.includes(ip)) nodeIps.push(ip);
   }
   if (nodeIps.length === 0) {

@@ -2,12 +2,12 @@
  * Azure Monitor alert payloads (FORMATS.md section 10): the common alert schema and the legacy metric webhook schema.
  *
  * The alert decides which node an investigation targets, and its values end up next to kubectl commands, so the
- * payload is validated with zod, every BackendIPAddress value must be an IP literal (anything else is reported in
+ * payload is validated with zod, every BackendIPAddress value must be a bare IP literal (anything else is reported in
  * `invalidDimensionValues` and never becomes a node IP), and inputs that are not a metric alert are rejected with a
  * code the HTTP endpoint can acknowledge (`not-metric-alert`) instead of starting anything.
  */
 import { z } from 'zod';
-import { canonicalAddress } from '../analysis/ip.js';
+import { canonicalIpLiteral } from '../analysis/ip.js';
 import { parseJsonText, quote, zodProblem } from './json.js';
 import { accept, reject } from './types.js';
 import type { AlertCondition, AlertDocument, Parsed } from './types.js';
@@ -21,18 +21,43 @@ export const MAX_ALERT_BYTES = 256 * 1024;
 
 const DECIMAL = /^\s*-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\s*$/;
 
+/** A value that is not what a field wants, as a message quotes it. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  // JSON.parse reads 1e400 as Infinity: the text is gone, only its being out of range is known.
+  if (typeof value === 'number') return 'a number beyond the range of a double';
+  if (value === undefined) return 'nothing';
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+/**
+ * Checked by hand rather than by a zod union: a union's issue is a bare "Invalid input", which says nothing of what
+ * was expected (zodProblem reports the first issue only).
+ */
+function expecting<T>(what: string, read: (value: unknown) => T | undefined) {
+  return z.unknown().transform((value, ctx): T => {
+    const result = read(value);
+    if (result !== undefined) return result;
+    ctx.issues.push({ code: 'custom', message: `expected ${what}, got ${describeValue(value)}`, input: value });
+    return z.NEVER;
+  });
+}
+
 /** Azure writes thresholds as strings ("1000") and metric values as numbers; accept both spellings of a number. */
-const numberish = z.union([
-  z.number(),
-  z
-    .string()
-    .regex(DECIMAL, { message: 'expected a number' })
-    .transform((s) => Number(s)),
-]);
+const numberish = expecting('a finite number', (value) => {
+  const number =
+    typeof value === 'number' ? value : typeof value === 'string' && DECIMAL.test(value) ? Number(value) : NaN;
+  return Number.isFinite(number) ? number : undefined;
+});
 
 const dimensionSchema = z.object({
   name: z.string(),
-  value: z.union([z.string(), z.number().transform((v) => String(v))]),
+  value: expecting('a string or a finite number', (value) => {
+    if (typeof value === 'string') return value;
+    return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+  }),
 });
 
 const criterionSchema = z.object({
@@ -159,7 +184,9 @@ function readConditions(condition: MetricCondition, basePath: string): Condition
       if (!dimensions.has(dimension.name)) dimensions.set(dimension.name, dimension.value);
       const kind = dimension.name.toLowerCase();
       if (!IP_DIMENSIONS.has(kind)) return;
-      const ip = canonicalAddress(dimension.value);
+      // A bare literal only: the lenient reading of tool output (brackets, `%zone`) would let `10.224.0.4%$(reboot)`
+      // pass as 10.224.0.4.
+      const ip = canonicalIpLiteral(dimension.value);
       if (ip === null) {
         invalidDimensionValues.push({
           field: `${basePath}.allOf[${i}].dimensions[${j}].value`,

@@ -45,6 +45,8 @@ const TOP_PIDS_AND_COMMS = 5;
 const MAX_TOKENS = 48;
 /** Longest line kept whole; longer ones cannot be tcptracer rows and are skipped without buffering them. */
 const MAX_LINE_BYTES = 64 * 1024;
+/** The UTF-8 byte order mark. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** Distinct COMMs interned; later ones are counted as events but not named (bounds memory on hostile input). */
 const MAX_INTERNED_COMMS = 10_000;
 
@@ -382,6 +384,8 @@ export class LineFeeder {
   private carry: Uint8Array | null = null;
   private carryOverflow = false;
   private started: boolean;
+  /** Bytes of a byte order mark seen so far at the start of the input, which may come split across chunks. */
+  private bomBytes = 0;
   private number: number;
 
   /**
@@ -406,9 +410,22 @@ export class LineFeeder {
     if (chunk.length === 0) return;
     let start = 0;
     if (!this.started) {
-      this.started = true;
-      // A UTF-8 byte order mark is not part of the first line.
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) start = 3;
+      // A UTF-8 byte order mark is not part of the first line, however the chunks split it (a pipe may hand over one
+      // byte at a time): its bytes are held until the mark is complete, or turns out not to be one.
+      let i = 0;
+      while (i < chunk.length && this.bomBytes + i < BOM.length && chunk[i] === BOM[this.bomBytes + i]) i++;
+      if (this.bomBytes + i === BOM.length) {
+        this.started = true;
+        start = i;
+      } else if (i === chunk.length) {
+        this.bomBytes += i;
+        return;
+      } else {
+        this.started = true;
+        // Not a byte order mark after all: the bytes held back start the first line.
+        if (this.bomBytes > 0) this.append(BOM.subarray(0, this.bomBytes));
+      }
+      this.bomBytes = 0;
     }
     if (this.carry !== null) {
       const end = chunk.indexOf(10, start);
@@ -428,6 +445,12 @@ export class LineFeeder {
   }
 
   end(): void {
+    if (!this.started) {
+      // The input ended inside what could have been a byte order mark: those bytes are its last line.
+      this.started = true;
+      if (this.bomBytes > 0) this.append(BOM.subarray(0, this.bomBytes));
+      this.bomBytes = 0;
+    }
     if (this.carry !== null) this.flushCarry(false);
   }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AddressClassifier,
   canonicalAddress,
+  canonicalIpLiteral,
   defaultClassifier,
   formatEndpoint,
   invalidCidrs,
@@ -48,6 +49,78 @@ describe('canonicalAddress', () => {
         const c = canonicalAddress(raw);
         if (c !== null) expect(canonicalAddress(c)).toBe(c);
       }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('canonicalAddress keeps what tool output needs', () => {
+  it('a zone after an IPv4 address: ss names the device a socket is bound to (127.0.0.53%lo:53)', () => {
+    expect(canonicalAddress('127.0.0.53%lo')).toBe('127.0.0.53');
+  });
+});
+
+describe('canonicalIpLiteral (alert dimensions: a bare literal and nothing more)', () => {
+  it.each([
+    ['10.224.0.4', '10.224.0.4'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['fd00:e0::4', 'fd00:e0::4'],
+    ['FD00:E0:0:0:0:0:0:4', 'fd00:e0::4'],
+    ['::ffff:10.224.0.4', '10.224.0.4'],
+    ['64:ff9b::1.2.3.4', '64:ff9b::102:304'],
+  ])('%s -> %s', (raw, canonical) => {
+    expect(canonicalIpLiteral(raw)).toBe(canonical);
+  });
+
+  it.each([
+    '10.224.0.4%eth0',
+    '10.224.0.4%$(reboot)',
+    '10.224.0.4%',
+    '[10.224.0.4]',
+    '[10.224.0.4]%eth0',
+    '[fd00:e0::4]',
+    'fe80::4%eth0',
+    'fe80::4%25eth0',
+    '[fe80::4]%eth0',
+    ' 10.224.0.4',
+    '10.224.0.4\n',
+    '\t10.224.0.4',
+    '010.224.0.4',
+    '10.224.0.04',
+    '10.224.0.4/32',
+    'fd00:e0::4/128',
+    '10.224.0.4;reboot',
+    '182452228',
+    '0x0a.224.0.4',
+    '\uff11\uff10.224.0.4',
+    '',
+    'fd00:e0::4::1',
+  ])('rejects %j', (raw) => {
+    expect(canonicalIpLiteral(raw)).toBeNull();
+  });
+
+  it('accepts exactly the inputs that are their own bare form: what canonicalAddress reads, minus decoration', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.ipV4(),
+          fc.ipV6(),
+          fc
+            .tuple(
+              fc.oneof(fc.ipV4(), fc.ipV6()),
+              fc.constantFrom('[', ' ', ''),
+              fc.constantFrom(']', '%eth0', '%', ' ', ''),
+            )
+            .map(([ip, a, b]) => a + ip + b),
+          fc.string(),
+        ),
+        (raw) => {
+          const literal = canonicalIpLiteral(raw);
+          if (literal !== null) expect(literal).toBe(canonicalAddress(raw));
+          if (/^[0-9A-Fa-f:.]+$/.test(raw)) expect(literal).toBe(canonicalAddress(raw));
+          else expect(literal).toBeNull();
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -3,11 +3,15 @@
  * links are checked with plain fetch, as a Teams reader would open them.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { describe, expect, inject, it } from 'vitest';
+import type { StoragePipelineOptions } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { reportBlobPaths } from '../../lib/azure/blob-paths.js';
 import {
+  BLOB_RETRY_OPTIONS,
   BlobReportStore,
   BlobStoreError,
   CONTENT_TYPES,
@@ -181,6 +185,76 @@ describe('BlobReportStore (Azurite)', () => {
     expect(error).toBeInstanceOf(BlobStoreError);
     expect(error).toMatchObject({ code: 'BLOB_READ_FAILED', status: null, transient: true });
     expect(error.message).toBe('could not read reports/a/b/report.json: no response ECONNREFUSED');
+  });
+
+  it('a write to a service that is down fails fast and transient (bounded client retries, not the SDK ~16 s)', async () => {
+    const { closedPort } = await import('../notify/receiver.js');
+    const port = await closedPort();
+    // No pipeline option: the store's own retry options (BLOB_RETRY_OPTIONS) apply.
+    const down = BlobReportStore.fromConnectionString(
+      connectionString().replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`),
+      { container: 'reports' },
+    );
+    const started = performance.now();
+    const error = (await down
+      .output(LOCATION)
+      .writeReport(culpritReport)
+      .catch((e: unknown) => e)) as BlobStoreError;
+    const ms = performance.now() - started;
+    expect(error).toBeInstanceOf(BlobStoreError);
+    // The container comes first; its failure is the write's, and says which container and why.
+    expect(error).toMatchObject({ code: 'BLOB_CONTAINER_FAILED', status: null, transient: true });
+    expect(error.message).toBe('could not create container reports: no response ECONNREFUSED');
+    // ~0.2 s measured (3 tries, 0 + 200 ms apart); the SDK's defaults took 16 s. Generous for 2 shared cores.
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  describe('retries of the storage client, counted at a service that resets every connection', () => {
+    let server: ReturnType<typeof createServer>;
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    beforeAll(async () => {
+      server = createServer((socket) => {
+        connections++;
+        socket.destroy();
+      });
+      server.on('connection', (socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const storeAt = (pipeline?: StoragePipelineOptions): BlobReportStore => {
+      const { port } = server.address() as AddressInfo;
+      return BlobReportStore.fromConnectionString(
+        connectionString().replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`),
+        { container: 'reports', ...(pipeline ? { pipeline } : {}) },
+      );
+    };
+    const triesOf = async (store: BlobReportStore): Promise<number> => {
+      const before = connections;
+      const error = await store.read('a/b/report.json').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'BLOB_READ_FAILED', status: null, transient: true });
+      return connections - before;
+    };
+
+    it('three tries by default (BLOB_RETRY_OPTIONS)', async () => {
+      expect(BLOB_RETRY_OPTIONS).toEqual({
+        maxTries: 3,
+        retryDelayInMs: 200,
+        maxRetryDelayInMs: 2_000,
+        tryTimeoutInMs: 30_000,
+      });
+      expect(await triesOf(storeAt())).toBe(3);
+    });
+
+    it("the caller's pipeline retry options win, field by field", async () => {
+      expect(await triesOf(storeAt({ retryOptions: { maxTries: 1 } }))).toBe(1);
+      expect(await triesOf(storeAt({ retryOptions: { maxTries: 5, retryDelayInMs: 1 } }))).toBe(5);
+      // Other pipeline options leave the store's retry options in place.
+      expect(await triesOf(storeAt({ userAgentOptions: { userAgentPrefix: 'snat-test' } }))).toBe(3);
+    });
   });
 
   it('signs links for an identity with a user-delegation key (service answer stubbed: Azurite needs OAuth over https)', async () => {

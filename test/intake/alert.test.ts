@@ -123,7 +123,7 @@ describe('planAlert over the alert fixtures', () => {
         code: 'invalid-dimension',
         field: 'data.alertContext.condition.allOf[0].dimensions[1].value',
         reason:
-          'IP address dimensions (BackendIPAddress, FrontendIPAddress) that are not IP literals: ' +
+          'IP address dimensions (BackendIPAddress, FrontendIPAddress) that are not bare IP literals (a dotted quad or an IPv6 address, without brackets, zone, prefix length or spaces): ' +
           'data.alertContext.condition.allOf[0].dimensions[1].value = "10.0.0.5; rm -rf /"; ' +
           'data.alertContext.condition.allOf[1].dimensions[1].value = "10.224.0.0/16"; ' +
           'data.alertContext.condition.allOf[2].dimensions[1].value = "*"; ' +
@@ -347,6 +347,61 @@ describe('alerts that start nothing', () => {
       code: 'too-large',
       reason: `alert body is ${MAX_ALERT_BYTES + 1} bytes, over the 256 KB limit of Azure Monitor alerts; not parsed`,
     });
+  });
+});
+
+describe('BackendIPAddress must be a bare IP literal (FORMATS.md section 10)', () => {
+  const withBackend = (value: string): Uint8Array =>
+    common((a) => {
+      criteria(a)[0]!.dimensions = [
+        { name: 'FrontendIPAddress', value: '20.31.42.53' },
+        { name: 'BackendIPAddress', value },
+      ];
+    });
+  const FIELD = 'data.alertContext.condition.allOf[0].dimensions[1].value';
+
+  it.each([
+    '10.224.0.4%eth0',
+    '10.224.0.4%$(reboot)',
+    '[10.224.0.4]',
+    '[fd00:e0::4]',
+    'fe80::4%eth0',
+    ' 10.224.0.4',
+    '10.224.0.4 ',
+    '010.224.0.4',
+  ])('%j: 400 invalid-dimension naming the field, nothing started', (value) => {
+    expect(planAlert(withBackend(value), SETTINGS)).toEqual({
+      kind: 'reject',
+      status: 400,
+      code: 'invalid-dimension',
+      field: FIELD,
+      reason:
+        'IP address dimensions (BackendIPAddress, FrontendIPAddress) that are not bare IP literals (a dotted quad or an IPv6 address, without brackets, zone, prefix length or spaces): ' +
+        `${FIELD} = ${JSON.stringify(value)}`,
+    });
+  });
+
+  it('a FrontendIPAddress with a zone is refused the same way', () => {
+    const body = common((a) => {
+      criteria(a)[0]!.dimensions = [
+        { name: 'FrontendIPAddress', value: '20.31.42.53%eth0' },
+        { name: 'BackendIPAddress', value: '10.224.0.4' },
+      ];
+    });
+    expect(planAlert(body, SETTINGS)).toMatchObject({
+      kind: 'reject',
+      code: 'invalid-dimension',
+      field: 'data.alertContext.condition.allOf[0].dimensions[0].value',
+    });
+  });
+
+  it.each([
+    ['10.224.0.4', '10.224.0.4'],
+    ['fd00:e0::4', 'fd00:e0::4'],
+    ['FD00:E0:0:0::4', 'fd00:e0::4'],
+    ['::ffff:10.224.0.4', '10.224.0.4'],
+  ])('%j starts an investigation on %s', (value, nodeIp) => {
+    expect(planAlert(withBackend(value), SETTINGS)).toMatchObject({ kind: 'start', targets: [{ nodeIp }] });
   });
 });
 

@@ -146,6 +146,33 @@ describe('alert: common schema', () => {
     ]);
   });
 
+  it('an IP dimension must be a bare literal: a zone, brackets or spaces around an address make it invalid', () => {
+    const alert = JSON.parse(fixture('common-lb-used-snat-ports.json')) as {
+      data: { alertContext: { condition: { allOf: Array<{ dimensions: Array<{ name: string; value: string }> }> } } };
+    };
+    const values = [
+      '10.224.0.4%eth0',
+      '10.224.0.4%$(reboot)',
+      '[10.224.0.4]',
+      '[fd00::4]',
+      'fe80::4%eth0',
+      '10.224.0.4 ',
+    ];
+    const first = alert.data.alertContext.condition.allOf[0]!;
+    alert.data.alertContext.condition.allOf = values.map((value) => ({
+      ...first,
+      dimensions: [
+        { name: 'FrontendIPAddress', value: '20.31.42.53' },
+        { name: 'BackendIPAddress', value },
+      ],
+    }));
+    const doc = ok(parseAlert(JSON.stringify(alert)));
+    expect(doc.nodeIps).toEqual([]);
+    expect(doc.invalidDimensionValues).toEqual(
+      values.map((value, i) => ({ field: `data.alertContext.condition.allOf[${i}].dimensions[1].value`, value })),
+    );
+  });
+
   it('IPv6 and IPv4-mapped backends are canonicalised and de-duplicated', () => {
     const doc = ok(parseAlert(fixture('ipv6-backend.json')));
     expect(doc.nodeIps).toEqual(['fd00:10:224::5', '10.224.0.5']);
@@ -339,15 +366,73 @@ describe('alert: rejections', () => {
       };
     };
     alert.data.alertContext.condition.allOf[0]!.threshold = 'lots';
-    expect(parseAlert(JSON.stringify(alert))).toMatchObject({
+    expect(parseAlert(JSON.stringify(alert))).toEqual({
       ok: false,
-      problem: { field: 'data.alertContext.condition.allOf[0].threshold' },
+      problem: {
+        code: 'invalid-alert',
+        message: 'invalid alert: expected a finite number, got "lots"',
+        field: 'data.alertContext.condition.allOf[0].threshold',
+      },
     });
     alert.data.alertContext.condition.allOf = [];
     alert.data.essentials.monitorCondition = 'Fired';
     expect(parseAlert(JSON.stringify(alert))).toMatchObject({
       ok: false,
       problem: { code: 'invalid-alert', field: 'data.alertContext.condition.allOf' },
+    });
+  });
+
+  describe('a number that is not one says what was expected and what came (not zod\'s "Invalid input")', () => {
+    type Raw = { threshold?: string; metricValue?: string; dimension?: string };
+    /** The first criterion with its threshold, metricValue and BackendIPAddress value as raw JSON text (1e400). */
+    const withRaw = (raw: Raw): string => {
+      const json = JSON.parse(fixture('common-lb-used-snat-ports.json')) as {
+        data: { alertContext: { condition: { allOf: Array<Record<string, unknown>> } } };
+      };
+      const first = json.data.alertContext.condition.allOf[0]!;
+      first.threshold = '@threshold@';
+      first.metricValue = '@metricValue@';
+      first.dimensions = [{ name: 'BackendIPAddress', value: '@dimension@' }];
+      return JSON.stringify(json)
+        .replace('"@threshold@"', raw.threshold ?? '"1000"')
+        .replace('"@metricValue@"', raw.metricValue ?? '1012')
+        .replace('"@dimension@"', raw.dimension ?? '"10.224.0.5"');
+    };
+    const cases: Array<[Raw, string, string]> = [
+      [{ threshold: '"abc"' }, 'threshold', 'expected a finite number, got "abc"'],
+      [{ threshold: '"1e400"' }, 'threshold', 'expected a finite number, got "1e400"'],
+      [{ threshold: 'true' }, 'threshold', 'expected a finite number, got true'],
+      [{ threshold: '{}' }, 'threshold', 'expected a finite number, got an object'],
+      [{ metricValue: '1e400' }, 'metricValue', 'expected a finite number, got a number beyond the range of a double'],
+      [{ metricValue: '-1e400' }, 'metricValue', 'expected a finite number, got a number beyond the range of a double'],
+      [{ metricValue: '[1]' }, 'metricValue', 'expected a finite number, got an array'],
+      [
+        { dimension: '1e400' },
+        'dimensions[0].value',
+        'expected a string or a finite number, got a number beyond the range of a double',
+      ],
+      [{ dimension: 'null' }, 'dimensions[0].value', 'expected a string or a finite number, got null'],
+    ];
+    it.each(cases)('%j', (raw, field, message) => {
+      expect(parseAlert(withRaw(raw))).toEqual({
+        ok: false,
+        problem: {
+          code: 'invalid-alert',
+          message: `invalid alert: ${message}`,
+          field: `data.alertContext.condition.allOf[0].${field}`,
+        },
+      });
+    });
+
+    it('numbers still come as numbers or decimal strings, dimension values as strings or numbers', () => {
+      expect(ok(parseAlert(withRaw({ threshold: '" 1.5e3 "' }))).conditions[0]).toMatchObject({
+        threshold: 1500,
+        metricValue: 1012,
+      });
+      expect(ok(parseAlert(withRaw({ metricValue: '-2.5' }))).conditions[0]!.metricValue).toBe(-2.5);
+      expect(ok(parseAlert(withRaw({ dimension: '42' }))).conditions[0]!.dimensions).toEqual({
+        BackendIPAddress: '42',
+      });
     });
   });
 

@@ -384,6 +384,43 @@ describe('parseTcptracerStream', () => {
     }
   });
 
+  it('a byte order mark split across chunks is still not part of line 1, for every split', async () => {
+    const header = fixture('header-only.log');
+    for (const text of [`\ufeff\n${header}`, `\ufeff${header}`, `\ufeff${fixture('bcc-tv.log')}`]) {
+      const whole = parseTcptracer(text);
+      const bytes = Buffer.from(text, 'utf8');
+      // Every way of cutting the first 5 bytes (the mark and what follows it), the rest in one chunk.
+      for (let mask = 0; mask < 16; mask++) {
+        const cuts = [1, 2, 3, 4].filter((_, k) => (mask & (1 << k)) !== 0);
+        const at = [0, ...cuts, 5];
+        const chunks = at.slice(1).map((end, k) => bytes.subarray(at[k], end));
+        chunks.push(bytes.subarray(5));
+        expect(await parseTcptracerStream(Readable.from(chunks)), `cuts at ${cuts.join(',')}`).toEqual(whole);
+      }
+    }
+    const streamed = ok(await parseTcptracerStream(chunked(`\ufeff\n${header}`, 1)));
+    expect(streamed.skipped).toEqual([{ line: 1, reason: 'blank' }]);
+  });
+
+  it('bytes that only start like a byte order mark belong to line 1, however they are split', async () => {
+    const header = fixture('header-only.log');
+    for (const prefix of [[0xef], [0xef, 0xbb], [0xef, 0xbb, 0xbe]]) {
+      const bytes = Buffer.concat([Buffer.from(prefix), Buffer.from(`x\n${header}`)]);
+      const expected = await parseTcptracerStream(Readable.from([bytes]));
+      expect(ok(expected).skipped).toEqual([{ line: 1, reason: 'not a tcptracer line' }]);
+      for (const size of [1, 2]) {
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+        expect(await parseTcptracerStream(Readable.from(chunks))).toEqual(expected);
+      }
+      // The input ends inside the would-be mark: its bytes are line 1 (here the only one), not lost.
+      const head = prefix.slice(0, 2);
+      const cut = await parseTcptracerStream(Readable.from(head.map((b) => Buffer.from([b]))));
+      expect(cut).toEqual(await parseTcptracerStream(Readable.from([Buffer.from(head)])));
+      expect(cut).toMatchObject({ ok: false, problem: { code: 'not-tcptracer', line: 1 } });
+    }
+  });
+
   it('keeps a multi-byte COMM whole when chunks split its UTF-8 bytes', async () => {
     const text = `${fixture('header-only.log')}0 connect 7 wörker€ 4 10.0.0.1 20.0.0.1 1 443 5\n`;
     const whole = ok(parseTcptracer(text));

@@ -50,7 +50,7 @@ const ANY_JOB = String.raw`snat-responder-capture/snat-capture-[0-9a-f]+`;
 
 // prettier-ignore
 const MATRIX: readonly FaultCase[] = [
-  // About 33 s: the storage SDK's default retries, paid twice (capture.log, then the report). Not a hang.
+  // About 2 s: the store tries 3 times (BLOB_RETRY_OPTIONS) for capture.log, then for the report. Not a hang.
   { fault: 'Blob Storage down (report store at a closed port)', blobDown: true,
     expected: { status: 'failed', log: /failed: could not create container reports: no response ECONNREFUSED$/, jobCreated: true } },
   { fault: 'API 429 burst outlasting the client retries, from the first request', faults: { rateLimit: 4 },
