@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeOf, isSnatResponderError, badInput, usageError } from '../lib/errors.js';
 import { FORMATS, isFormat, parseFormat } from '../lib/parse/index.js';
 import { describeProblem } from '../lib/parse/types.js';
+import type { ServeCliOptions } from './serve.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -140,7 +141,11 @@ function buildProgram(io: CliIo, state: RunState): Command {
       'reports folder when SNAT_REPORT_STORAGE is unset (one folder per investigation)',
       'snat-reports',
     )
-    .action(async (opts: Record<string, string | undefined>) => {
+    .option(
+      '--azure-monitor',
+      "read the node's SNAT metrics of an alert from Azure Monitor as DefaultAzureCredential (az login); implied by SNAT_ARM_ENDPOINT",
+    )
+    .action(async (opts: ServeCliOptions) => {
       const { classifier } = await classifierAndCidrs(process.env.SNAT_PRIVATE_CIDRS);
       const { runServe } = await import('./serve.js');
       state.exitCode = await runServe(opts, classifier, io);
@@ -170,8 +175,8 @@ function buildProgram(io: CliIo, state: RunState): Command {
   program
     .command('demo')
     .description(
-      'The alert-driven path on this machine: Azurite, the simulated AKS cluster, a webhook sink and serve; posts a ' +
-        'SNAT alert and writes demo-output/report.json, report.html and notification.json.',
+      'The alert-driven path on this machine: Azurite, the simulated AKS cluster and Azure Monitor, a webhook sink ' +
+        'and serve; posts a SNAT alert and writes demo-output/report.json, report.html and notification.json.',
     )
     .option('--out <dir>', 'where to write the report', 'demo-output')
     .option('--scenario <name|file>', 'a built-in scenario (sim/scenarios) or a scenario JSON file', 'default')

@@ -8,16 +8,26 @@
  * SNAT_REPORT_STORAGE are optional here: without SNAT_REPORT_STORAGE, reports go to a folder per investigation under
  * --out. Exit codes: 2 usage, 4 environment (settings, kubeconfig, port in use).
  *
+ * Azure Monitor: with SNAT_ARM_ENDPOINT set or `--azure-monitor`, alert-started investigations read the node's SNAT
+ * metrics (AllocatedSnatPorts, UsedSnatPorts, failed SnatConnectionCount) of the alert's load balancer over the alert's
+ * window, through ARM (SNAT_ARM_ENDPOINT, default the public cloud) as `DefaultAzureCredential` (after `az login` on a
+ * laptop); a read that fails is a degradation the report states. Without either, no metrics (the report says the
+ * allocation is unknown). The ARM SDKs and @azure/identity are loaded only then.
+ *
+ * SNAT_SERVE_KEY (optional): every request must carry it (header x-functions-key or query code), else 401.
+ *
  * Logs: JSON lines on stderr (lib/log.ts: requests, each investigation's phases, activities and outcome), the values
  * of the secret settings blanked out.
  */
 import { resolve } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
 import { environmentError, isSnatResponderError, usageError } from '../lib/errors.js';
 import type { AddressClassifier } from '../lib/analysis/ip.js';
 import { secretValuesOf } from '../lib/config/secrets.js';
 import { loadSettings } from '../lib/config/settings.js';
 import type { Settings } from '../lib/config/settings.js';
 import { createLogger, streamLogSink } from '../lib/log.js';
+import type { SnatMetricsReader } from '../lib/workflow/context.js';
 import type { CliIo } from './main.js';
 import { untilSignal } from './sim.js';
 import type { StopSignal } from './sim.js';
@@ -28,6 +38,33 @@ export interface ServeCliOptions {
   readonly context?: string;
   readonly captureSeconds?: string;
   readonly out?: string;
+  /** Read Azure Monitor even when SNAT_ARM_ENDPOINT is unset (the public cloud). */
+  readonly azureMonitor?: boolean;
+}
+
+/** Test seams of the Azure Monitor reader: never DefaultAzureCredential in tests (it probes IMDS). */
+export interface AzureMonitorSeams {
+  readonly credential?: () => TokenCredential;
+  /** An extra CA (PEM) trusted for ARM: the ARM sim's test certificate. */
+  readonly caPem?: string;
+}
+
+/** Azure Monitor for serve when SNAT_ARM_ENDPOINT is set or `wanted`: the reader and the ARM endpoint; else null. */
+export async function azureMonitorReader(
+  settings: Pick<Settings, 'armEndpoint'>,
+  wanted: boolean,
+  seams: AzureMonitorSeams = {},
+): Promise<{ readonly read: SnatMetricsReader; readonly endpoint: string } | null> {
+  if (!wanted && settings.armEndpoint === null) return null;
+  // Loaded on use: the ARM SDKs and @azure/identity take longer to load than the rest of the command.
+  const [{ armSession, PUBLIC_ARM_ENDPOINT }, { snatMetricsReader }] = await Promise.all([
+    import('../lib/azure/arm.js'),
+    import('../lib/azure/metrics.js'),
+  ]);
+  const credential = seams.credential?.() ?? new (await import('@azure/identity')).DefaultAzureCredential();
+  const endpoint = settings.armEndpoint ?? PUBLIC_ARM_ENDPOINT;
+  const session = armSession({ credential, endpoint, ...(seams.caPem !== undefined ? { caPem: seams.caPem } : {}) });
+  return { read: snatMetricsReader(session), endpoint };
 }
 
 function intOption(name: string, text: string | undefined, min: number, max: number): number | undefined {
@@ -58,6 +95,7 @@ export async function runServe(
   io: CliIo,
   until: () => StopSignal = untilSignal,
   env: NodeJS.ProcessEnv = process.env,
+  azure: AzureMonitorSeams = {},
 ): Promise<number> {
   const port = intOption('--port', options.port, 0, 65535) ?? 0;
   const { settings, blob } = serveSettings(env);
@@ -78,6 +116,7 @@ export async function runServe(
       });
     }
   }
+  const monitor = await azureMonitorReader(settings, options.azureMonitor === true, azure);
   const logger = createLogger(streamLogSink({ write: io.stderr }), {}, { secrets: secretValuesOf(settings) });
   const stop = until();
   const { startServe } = await import('../lib/serve/server.js');
@@ -93,6 +132,7 @@ export async function runServe(
       ...(captureSeconds !== undefined ? { captureSeconds } : {}),
       port,
       logger,
+      ...(monitor !== null ? { snatMetrics: monitor.read } : {}),
     });
   } catch (e) {
     stop.dispose();
@@ -104,7 +144,11 @@ export async function runServe(
   }
   try {
     io.stdout(JSON.stringify({ url: server.url }) + '\n');
-    logger.info('serve listening', { url: server.url });
+    logger.info('serve listening', {
+      url: server.url,
+      azureMonitor: monitor?.endpoint ?? null,
+      keyRequired: settings.serveKey !== null,
+    });
     const signal = await stop.stopped;
     logger.info('serve stopping: cancelling running investigations', { signal: String(signal) });
   } finally {

@@ -4,6 +4,7 @@
  * bearer tokens over http; the certificate is the committed test one (sim/tls/).
  *
  *   const arm = await startArmSim({ kube: { url: kubeSim.url, caPem: kubeSim.caPem, token: kubeSim.token } });
+ *   // or a scenario's data: startArmSim(armSimDataOf(sim.scenario)); a credential it takes: simCredential()
  *   const clients = armClients({ credential: stubCredential, subscriptionId: arm.ids.subscriptionId,
  *                                endpoint: arm.url, caPem: arm.caPem });
  *   ...
@@ -28,8 +29,10 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
 import { TLS_DIR } from './paths.js';
 import { loadScenario } from './scenario.js';
+import type { Scenario } from './scenario.js';
 import { TEST_CA_PEM_PATH, kubeconfigYaml } from './server.js';
 
 export interface ArmSimCluster {
@@ -119,12 +122,18 @@ const PORT_METRICS = new Map([
 const PORT_DIMENSIONS = ['frontendipaddress', 'backendipaddress', 'protocoltype', 'isawaitingremoval'];
 const CONNECTION_DIMENSIONS = ['frontendipaddress', 'backendipaddress', 'connectionstate'];
 
-/** The default data: the cluster of sim/scenarios/default.json, its `kubernetes` load balancer, its nodes' SNAT. */
-async function defaults(): Promise<{
-  clusters: ArmSimCluster[];
-  metrics: Record<string, Record<string, ArmSimBackend>>;
-}> {
-  const scenario = await loadScenario('default');
+/** What the ARM sim answers from: its clusters, and the SNAT metrics of each load balancer's backend IPs. */
+export interface ArmSimData {
+  readonly clusters: ArmSimCluster[];
+  readonly metrics: Record<string, Record<string, ArmSimBackend>>;
+}
+
+/**
+ * A scenario's data (the default data is sim/scenarios/default.json's): its cluster, its `kubernetes` load balancer,
+ * and its nodes' SNAT metrics. The expected node shows the pressure the scenario describes (`snat` of the node:
+ * allocated, peak used; 12 failed connections a minute); the other nodes are quiet.
+ */
+export function armSimDataOf(scenario: Scenario): ArmSimData {
   const c = scenario.cluster;
   const nodeResourceGroup = c.nodeResourceGroup ?? `MC_${c.resourceGroup}_${c.name}_${c.location}`;
   const lbId = `/subscriptions/${c.subscriptionId}/resourceGroups/${nodeResourceGroup}/providers/Microsoft.Network/loadBalancers/kubernetes`;
@@ -154,6 +163,18 @@ async function defaults(): Promise<{
     ],
     metrics: { [lbId]: backends },
   };
+}
+
+async function defaults(): Promise<ArmSimData> {
+  return armSimDataOf(await loadScenario('default'));
+}
+
+/**
+ * A TokenCredential for the ARM sim, which takes any bearer token: for the demo and tests only, never Azure (and never
+ * DefaultAzureCredential in tests: it probes IMDS).
+ */
+export function simCredential(token = 'simulated-arm-token'): TokenCredential {
+  return { getToken: () => Promise.resolve({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
 }
 
 function clusterId(c: ArmSimCluster): string {

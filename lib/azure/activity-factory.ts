@@ -42,7 +42,7 @@ import type { BlobReportStoreOptions } from './blob-store.js';
 import { clusterLookup } from './cluster.js';
 import type { ClusterLookup } from './cluster.js';
 import { kubeAccessForCluster } from './kube-access.js';
-import { readSnatMetrics } from './metrics.js';
+import { snatMetricsReader } from './metrics.js';
 import { MANAGED_CLUSTER_TYPE, requireType } from './resource-id.js';
 
 /** Kube clients are rebuilt when their Entra token has less than this left. */
@@ -203,10 +203,7 @@ export function azureActivityFactory(deps: AzureActivityFactoryDeps): AzureActiv
     return tools;
   };
 
-  const snatMetrics: SnatMetricsReader = async (request, fallback) => {
-    const outcome = await readSnatMetrics(request, { session, fallback });
-    return outcome.ok ? { ok: true, snat: outcome.snat } : { ok: false, snat: outcome.snat, message: outcome.message };
-  };
+  const snatMetrics: SnatMetricsReader = snatMetricsReader(session);
 
   return {
     session,

@@ -16,6 +16,7 @@
  */
 import type { Metric, MetricValue } from '@azure/arm-monitor';
 import { canonicalAddress } from '../analysis/ip.js';
+import type { SnatMetricsReader } from '../workflow/context.js';
 import { ArmError, isArmError, isTransientArm, withArmRetry } from './arm.js';
 import type { ArmErrorReason, ArmSession } from './arm.js';
 import { LOAD_BALANCER_TYPE, requireType, resourceUri } from './resource-id.js';
@@ -181,4 +182,16 @@ export async function readSnatMetrics(
     if (!isArmError(e) || isTransientArm(e)) throw e;
     return { ok: false, snat: fallback, reason: e.reason, message: `SNAT metrics unavailable: ${e.message}` };
   }
+}
+
+/**
+ * The workflow's `SnatMetricsReader` (lib/workflow/context.ts) over Azure Monitor through `session`: what resolveTarget
+ * calls in the Functions app (lib/azure/activity-factory.ts) and under `snat-responder serve` when it reads Azure
+ * Monitor (cli/serve.ts; the demo's simulated ARM).
+ */
+export function snatMetricsReader(session: ArmSession): SnatMetricsReader {
+  return async (request, fallback) => {
+    const outcome = await readSnatMetrics(request, { session, fallback });
+    return outcome.ok ? { ok: true, snat: outcome.snat } : { ok: false, snat: outcome.snat, message: outcome.message };
+  };
 }

@@ -33,6 +33,8 @@ const SECRET_VALUES: { readonly [K in SecretSettingName]: (settings: Settings) =
   SNAT_WEBHOOK_URL: (s) => (s.webhook !== null ? [s.webhook.url] : []),
   SNAT_WEBHOOK_SECRET: (s) => (s.webhook !== null ? [s.webhook.secret] : []),
   SNAT_ALERT_SECRET: (s) => (s.alertSecret !== null ? [s.alertSecret] : []),
+  // As sent in a query string too (`?code=`), should a key with reserved characters reach a line that way.
+  SNAT_SERVE_KEY: (s) => (s.serveKey !== null ? [...new Set([s.serveKey, encodeURIComponent(s.serveKey)])] : []),
 };
 
 /** The names of the secret settings (the catalogue's `secret: true`). */

@@ -19,6 +19,12 @@ export interface SettingInfo {
   readonly secret: boolean;
   readonly required: boolean;
   readonly description: string;
+  /**
+   * Who uses it. Absent: the Functions app and `snat-responder serve` alike. `serve`: only serve; the Functions app
+   * parses it like every setting but nothing there reads it, so local.settings.sample.json (the Functions host's file)
+   * leaves it out and docs/SETTINGS.md marks it "serve only" (test/config/sample-sync.test.ts checks both).
+   */
+  readonly appliesTo?: 'serve';
 }
 
 /** The catalogue: every setting the responder reads. */
@@ -141,6 +147,13 @@ export const SETTINGS = {
     description:
       'Optional shared secret POST /api/alerts requires (header x-snat-alert-secret or query alertSecret), at least 16 characters; on top of the function key.',
   },
+  SNAT_SERVE_KEY: {
+    secret: true,
+    required: false,
+    appliesTo: 'serve',
+    description:
+      'serve only: the key every request to `snat-responder serve` must carry, as header x-functions-key or query parameter code (the function key convention), at least 16 characters. Unset: serve accepts any request (it listens on loopback only).',
+  },
   SNAT_ALLOWED_CLUSTER_IDS: {
     secret: false,
     required: false,
@@ -187,6 +200,8 @@ export interface Settings {
   readonly teamsWebhookUrl: string | null;
   readonly webhook: { readonly url: string; readonly secret: string } | null;
   readonly alertSecret: string | null;
+  /** `snat-responder serve` only: the key its routes require (SNAT_SERVE_KEY); null = none. */
+  readonly serveKey: string | null;
   /** Lower-cased cluster ids; null = no allow-list. */
   readonly allowedClusterIds: readonly string[] | null;
   /** Requests per minute per caller and route on the routes that start work; 0 = no limit (lib/intake/rate-limit.ts). */
@@ -378,6 +393,10 @@ const FIELDS = {
     if (v === undefined) return null;
     return v.length >= 16 ? v : fail(ctx, `too short: at least 16 characters (value not shown)`);
   }),
+  SNAT_SERVE_KEY: raw.transform((v, ctx) => {
+    if (v === undefined) return null;
+    return v.length >= 16 ? v : fail(ctx, `too short: at least 16 characters (value not shown)`);
+  }),
   SNAT_ALLOWED_CLUSTER_IDS: raw.transform((v, ctx) => {
     if (v === undefined) return null;
     const ids = commaList(v);
@@ -463,6 +482,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>> =
         ? { url: s.SNAT_WEBHOOK_URL, secret: s.SNAT_WEBHOOK_SECRET }
         : null,
     alertSecret: s.SNAT_ALERT_SECRET,
+    serveKey: s.SNAT_SERVE_KEY,
     allowedClusterIds: s.SNAT_ALLOWED_CLUSTER_IDS,
     rateLimitPerMinute: s.SNAT_RATE_LIMIT_PER_MINUTE,
   };

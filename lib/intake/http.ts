@@ -7,6 +7,7 @@
  *   POST /api/investigations         `parseStartRequest` -> start/reuse -> `startResponse`
  *   GET  /api/investigations/{id}    `checkInvestigationId` -> getStatus -> `statusResponse`
  *   GET  /api/investigations         `parseRecentQuery` -> list -> `recentResponse`
+ * `snat-responder serve` has no function keys: `checkServeKey` (SNAT_SERVE_KEY, optional) stands in for them there.
  *
  * Error bodies are `{ error: { code, message, field? } }`; `field` names the request field at fault.
  */
@@ -91,6 +92,34 @@ export function checkAlertSecret(
     401,
     'unauthorized',
     `missing or wrong alert secret (header ${ALERT_SECRET_HEADER} or query parameter ${ALERT_SECRET_QUERY})`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The key of `snat-responder serve` (SNAT_SERVE_KEY)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Where the Functions host takes a function key from; serve takes SNAT_SERVE_KEY from the same places. */
+export const FUNCTION_KEY_HEADER = 'x-functions-key';
+export const FUNCTION_KEY_QUERY = 'code';
+
+/**
+ * null when the request may proceed (no key configured, or the right one in the `x-functions-key` header or the
+ * `code` query parameter, compared in constant time); else 401 without saying which part was wrong. The Functions
+ * convention, so that one client works against both the Function App and `snat-responder serve`.
+ */
+export function checkServeKey(
+  request: { readonly headers: HeaderSource; readonly query?: { get(name: string): string | null } },
+  settings: Pick<Settings, 'serveKey'>,
+): HttpResult | null {
+  const expected = settings.serveKey;
+  if (expected === null) return null;
+  const given = headerOf(request.headers, FUNCTION_KEY_HEADER) ?? request.query?.get(FUNCTION_KEY_QUERY) ?? null;
+  if (given !== null && secretsEqual(given, expected)) return null;
+  return errorResult(
+    401,
+    'unauthorized',
+    `missing or wrong key (header ${FUNCTION_KEY_HEADER} or query parameter ${FUNCTION_KEY_QUERY})`,
   );
 }
 

@@ -12,7 +12,7 @@ import type { OrchestrationName } from '../workflow/contracts.js';
 import type { ClusterInvestigationInput } from '../../orchestrations/cluster.js';
 import type { InvestigationInput } from '../../orchestrations/investigate.js';
 import type { ReportTrigger } from '../report/model.js';
-import type { AlertPlan, AlertTarget } from '../intake/alert.js';
+import type { AlertPlan, AlertTarget, LoadBalancerTarget } from '../intake/alert.js';
 import { keyOfTarget } from '../intake/alert.js';
 import type { StartedTarget } from '../intake/http.js';
 import { bucketMsFor, candidateInstanceIds, decideFromInstances } from '../intake/registry.js';
@@ -106,30 +106,47 @@ export function inputOfTarget(
   plan: Extract<AlertPlan, { kind: 'start' }>,
   options: TargetStartOptions,
 ): InvestigationInput | ClusterInvestigationInput {
-  const trigger: ReportTrigger = { kind: 'alert', source: plan.alertRule, alertId: plan.alertId };
-  if ('nodeIp' in target) {
-    const { start, end } = plan.window;
-    return {
-      investigationId: id,
-      node: { ip: target.nodeIp },
-      captureSeconds: options.captureSeconds,
-      trigger,
-      scope: {
-        loadBalancerId: target.loadBalancerId,
-        ...(target.clusterHint !== undefined ? { clusterId: target.clusterHint } : {}),
-      },
-      ...(start !== null && end !== null ? { alertWindow: { start, end } } : {}),
-    } satisfies InvestigationInput;
-  }
+  if ('nodeIp' in target) return nodeInputOfTarget(target, id, plan, options);
   return {
     investigationId: id,
     clusterId: target.clusterHint,
     natGatewayId: target.natGatewayId,
     maxNodes: target.allNodes.maxNodes,
     ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
-    trigger,
+    trigger: alertTriggerOf(plan),
     scope: { clusterId: target.clusterHint },
   } satisfies ClusterInvestigationInput;
+}
+
+/** The report's trigger of an alert-started investigation. */
+export function alertTriggerOf(plan: Extract<AlertPlan, { kind: 'start' }>): ReportTrigger {
+  return { kind: 'alert', source: plan.alertRule, alertId: plan.alertId };
+}
+
+/**
+ * A load balancer target's `InvestigationInput`: the node by its IP, `scope` naming the load balancer (and the cluster
+ * SNAT_LB_CLUSTER_MAP gives it, when it does), and the alert's window when the alert has both ends. With `scope` and
+ * `alertWindow`, resolveTarget reads the node's SNAT metrics over that window wherever its host has a reader: the
+ * Functions app always, `snat-responder serve` when it was given one (lib/serve/server.ts uses this too).
+ */
+export function nodeInputOfTarget(
+  target: LoadBalancerTarget,
+  id: string,
+  plan: Extract<AlertPlan, { kind: 'start' }>,
+  options: Pick<TargetStartOptions, 'captureSeconds'>,
+): InvestigationInput {
+  const { start, end } = plan.window;
+  return {
+    investigationId: id,
+    node: { ip: target.nodeIp },
+    captureSeconds: options.captureSeconds,
+    trigger: alertTriggerOf(plan),
+    scope: {
+      loadBalancerId: target.loadBalancerId,
+      ...(target.clusterHint !== undefined ? { clusterId: target.clusterHint } : {}),
+    },
+    ...(start !== null && end !== null ? { alertWindow: { start, end } } : {}),
+  };
 }
 
 /**

@@ -10,12 +10,25 @@
  * driver with `investigateSnat` as its sub-workflow, as Durable runs it: listNodes, then one census-only investigation
  * per node (no capture Job), in bounded waves. Its status shows the nodes' report links.
  *
- * Function keys do not exist here: any request from loopback is accepted (the server only listens there), but
- * SNAT_ALERT_SECRET is still enforced when set. Reports go to Blob Storage when a store is given (SNAT_REPORT_STORAGE),
- * else to a folder per investigation under `outDir`, served back under /reports/<id>/<file>.
+ * Function keys do not exist here. Without SNAT_SERVE_KEY any request from loopback is accepted (the server only
+ * listens there); with it, every request (the /api routes, the report files, unknown paths) must carry that key where
+ * the Functions host takes a function key, header `x-functions-key` or query parameter `code` (lib/intake/http.ts
+ * `checkServeKey`, constant time), else 401 `unauthorized`, before a body is read or anything started. Links and
+ * status URLs in answers never carry the key: clients add it, as they add a function key. SNAT_ALERT_SECRET is
+ * enforced on top when set. Reports go to Blob Storage when a store is given (SNAT_REPORT_STORAGE), else to a folder
+ * per investigation under `outDir`, served back under /reports/<id>/<file>.
  *
- * Rate limits (SNAT_RATE_LIMIT_PER_MINUTE, lib/intake/rate-limit.ts `RouteLimits`) per route and remote address, as in
- * the Functions app, checked before a secret is compared or a body read; the report files are not limited.
+ * Alert-started investigations name the alert's load balancer (`scope`) and window (lib/serve/durable.ts
+ * `nodeInputOfTarget`, as the Functions intake does): with a `snatMetrics` reader (Azure Monitor), resolveTarget reads
+ * the node's SNAT metrics for the report. The scope changes nothing else here: the report's location and the
+ * registry key still come from the node and the kubeconfig's cluster (a mapped cluster id, SNAT_LB_CLUSTER_MAP, only
+ * labels the activities' log lines).
+ *
+ * Order of the checks on an API request: shutting down (503), the rate limit (SNAT_RATE_LIMIT_PER_MINUTE,
+ * lib/intake/rate-limit.ts `RouteLimits`, per route and remote address, as in the Functions app), the key, then the
+ * route (the alert secret, the body). The limit comes first so that a guessed key costs a token like any request.
+ * Report files are not limited, unless a key is set: then they and unknown paths share one limit of the GET routes'
+ * size, checked before the key, so the key is no cheaper to guess there.
  *
  * Logs (`logger`, lib/log.ts): one line per API request's decision (never a body or a header), and per investigation
  * its start, each phase change, each activity's end with its duration, its degradations and its outcome
@@ -47,6 +60,7 @@ import {
   alertResponse,
   checkAlertSecret,
   checkInvestigationId,
+  checkServeKey,
   errorResult,
   MAX_START_BODY_BYTES,
   parseRecentQuery,
@@ -56,7 +70,7 @@ import {
   statusResponse,
 } from '../intake/http.js';
 import type { HttpResult, ReportLinks, StartedTarget } from '../intake/http.js';
-import { RouteLimits } from '../intake/rate-limit.js';
+import { rateLimitedResult, RateLimiter, READ_ROUTE_FACTOR, RouteLimits } from '../intake/rate-limit.js';
 import type { RouteName } from '../intake/rate-limit.js';
 import { investigationKey, MemoryRegistry } from '../intake/registry.js';
 import { redact, silentLogger, withSecrets } from '../log.js';
@@ -66,7 +80,7 @@ import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from '../workflow/activi
 import { ORCHESTRATIONS } from '../workflow/contracts.js';
 import type { NodeQuery } from '../workflow/contracts.js';
 import { folderOutput, hasNotifyTargets, MemoryEvidenceStore } from '../workflow/context.js';
-import type { ActivityContext, InvestigationSettings, ReportOutput } from '../workflow/context.js';
+import type { ActivityContext, InvestigationSettings, ReportOutput, SnatMetricsReader } from '../workflow/context.js';
 import { runWorkflow } from '../workflow/driver.js';
 import type { ActivityFunction } from '../workflow/driver.js';
 import { runInvestigation } from '../workflow/investigation.js';
@@ -74,6 +88,7 @@ import type { RunInvestigationOptions } from '../workflow/investigation.js';
 import { investigationLog } from '../workflow/observe.js';
 import type { InvestigationLog } from '../workflow/observe.js';
 import { REPORT_FILE_NAMES } from '../report/files.js';
+import { alertTriggerOf, nodeInputOfTarget } from './durable.js';
 import { logDecision } from './handler-kit.js';
 
 export interface ServeOptions {
@@ -93,6 +108,12 @@ export interface ServeOptions {
   readonly run?: Partial<Pick<RunInvestigationOptions, 'sleep' | 'now' | 'concurrency'>> & {
     readonly timing?: InvestigationInput['timing'];
   };
+  /**
+   * The node's SNAT metrics for alert-started investigations (Azure Monitor through ARM: lib/azure/metrics.ts
+   * `snatMetricsReader`; the demo gives one over the simulated ARM). Default: none, and the report's `snat` block is
+   * unknown.
+   */
+  readonly snatMetrics?: SnatMetricsReader;
   /** Structured lines (requests, investigations). Default: none. */
   readonly logger?: Logger;
   /**
@@ -195,6 +216,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const log = (message: string): void => options.log?.(redact(message, secrets));
   const logger = withSecrets(options.logger ?? silentLogger, secrets);
   const limits = new RouteLimits(settings.rateLimitPerMinute);
+  // Report files and unknown paths, only when SNAT_SERVE_KEY is set: the read routes' budget, so that the key is no
+  // cheaper to guess there than on the API.
+  const otherLimit = new RateLimiter({ perMinute: settings.rateLimitPerMinute * READ_ROUTE_FACTOR });
   const now = options.run?.now ?? (() => new Date());
   const registry = new MemoryRegistry({ cooldownMs: settings.cooldownMinutes * 60_000 });
   const runs = new Map<string, Run>();
@@ -230,15 +254,21 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     now,
   };
 
-  /** One node's investigation: `investigateSnat` through `runInvestigation`. */
+  /**
+   * One node's investigation: `investigateSnat` through `runInvestigation`, its input made for the run's id. An alert's
+   * input names the load balancer (`scope`) and the alert's window, so resolveTarget reads the node's SNAT metrics when
+   * serve has a reader (`options.snatMetrics`). The report's folder or blob path and the registry key come from the
+   * node and the kubeconfig's cluster, never from that scope.
+   */
   const runNode =
-    (node: NodeQuery, captureSeconds: number, trigger: InvestigationInput['trigger']) =>
+    (inputFor: (id: string) => InvestigationInput) =>
     async (run: Run): Promise<InvestigationResult> => {
-      const { output, dir } = outputOf(run.id, node);
+      const input: InvestigationInput = { ...inputFor(run.id), ...timing };
+      const { output, dir } = outputOf(run.id, input.node);
       if (dir !== null) run.dirs.set(run.id, dir);
       const { result, report } = await runInvestigation({
         clients: options.clients,
-        input: { investigationId: run.id, node, captureSeconds, trigger, ...timing },
+        input,
         settings: investigationSettings,
         classifier: options.classifier,
         output,
@@ -250,6 +280,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           run.log.onStatus(s);
         },
         onActivity: run.log.onActivity,
+        ...(options.snatMetrics ? { snatMetrics: options.snatMetrics } : {}),
         ...driverSeams,
       });
       // Everything the report says was degraded (the workflow's own and what the activities found).
@@ -413,12 +444,6 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 
   const clusterKey = (node: NodeRef): InvestigationKey => investigationKey(`kubeconfig:${options.clusterName}`, node);
 
-  const alertTrigger = (plan: Extract<AlertPlan, { kind: 'start' }>): InvestigationInput['trigger'] => ({
-    kind: 'alert',
-    source: plan.alertRule,
-    alertId: plan.alertId,
-  });
-
   /** What the first line of a node's investigation says about it. */
   const aboutNode = (node: NodeQuery, captureSeconds: number, trigger: InvestigationInput['trigger']): LogFields => ({
     trigger: trigger.kind,
@@ -430,8 +455,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const claimNode = (target: LoadBalancerTarget, plan: Extract<AlertPlan, { kind: 'start' }>) => {
     const node = { ip: target.nodeIp };
     const seconds = options.captureSeconds ?? settings.capture.defaultSeconds;
-    const trigger = alertTrigger(plan);
-    return claim(clusterKey(node), runNode(node, seconds, trigger), aboutNode(node, seconds, trigger));
+    return claim(
+      clusterKey(node),
+      runNode((id) => nodeInputOfTarget(target, id, plan, { captureSeconds: seconds })),
+      aboutNode(node, seconds, alertTriggerOf(plan)),
+    );
   };
 
   /** One live census of the kubeconfig's cluster, whichever gateway (or mapped cluster id) the alert names. */
@@ -445,7 +473,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           natGatewayId: target.natGatewayId,
           maxNodes: target.allNodes.maxNodes,
           maxParallel: settings.maxConcurrentInvestigations,
-          trigger: alertTrigger(plan),
+          trigger: alertTriggerOf(plan),
           notify: hasNotifyTargets(investigationSettings.notify),
           ...timing,
         })(run),
@@ -497,7 +525,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     const trigger: InvestigationInput['trigger'] = { kind: 'http', source: cluster };
     const claimed = await claim(
       clusterKey(node),
-      runNode(node, captureSeconds, trigger),
+      runNode((id) => ({ investigationId: id, node, captureSeconds, trigger })),
       aboutNode(node, captureSeconds, trigger),
     );
     return { result: startResponse(claimed, origin), ids: [claimed.id] };
@@ -527,10 +555,21 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     return null;
   };
 
-  /** An API request: rate limit (route + remote address) first, then the route's handler; its decision is logged. */
+  const callerOf = (req: IncomingMessage): string => canonicalAddress(req.socket.remoteAddress ?? '') ?? 'unknown';
+  const keyOf = (req: IncomingMessage, url: URL) =>
+    checkServeKey({ headers: req.headers as Record<string, string>, query: url.searchParams }, settings);
+
+  /**
+   * An API request: rate limit (route + remote address) first, then the key (SNAT_SERVE_KEY, when set), then the
+   * route's handler; its decision is logged. The limit comes first so that guessing the key costs the same budget as
+   * any request (a refused guess takes a token); the price is that callers sharing an address (on loopback, all of
+   * them) share that budget with whoever guesses.
+   */
   const api = async (name: RouteName, req: IncomingMessage, url: URL, path: string): Promise<Answer> => {
-    const limited = limits.check(name, canonicalAddress(req.socket.remoteAddress ?? '') ?? 'unknown');
+    const limited = limits.check(name, callerOf(req));
     if (limited) return { result: limited };
+    const denied = keyOf(req, url);
+    if (denied) return { result: denied };
     switch (name) {
       case 'alerts':
         return alerts(req, url);
@@ -555,6 +594,22 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       return send(res, result);
     }
     const file = /^\/reports\/([^/]+)\/([^/]+)$/.exec(path);
+    // With a key, every other request (report files, unknown paths) needs it too, after a limit of its own.
+    if (settings.serveKey !== null) {
+      const what = file ? 'GET /reports/{id}/{file}' : 'paths outside the API';
+      const decision = otherLimit.take(callerOf(req));
+      const refused = decision.ok ? keyOf(req, url) : rateLimitedResult(decision, what);
+      if (refused) {
+        const retryAfter = refused.headers['retry-after'];
+        logger.info('request refused', {
+          route: file ? 'reportFile' : 'other',
+          status: refused.status,
+          code: retryAfter !== undefined ? 'rate-limited' : 'unauthorized',
+          ...(retryAfter !== undefined ? { retryAfterSeconds: Number(retryAfter) } : {}),
+        });
+        return send(res, refused);
+      }
+    }
     if (file && method === 'GET') {
       const dir = reportDirs.get(decodeURIComponent(file[1]!));
       const name = decodeURIComponent(file[2]!);
@@ -576,7 +631,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {
-      log(`${req.method} ${req.url}: ${messageOf(e)}`);
+      // The path only: a query may carry the key (`code`) or the alert secret.
+      log(`${req.method} ${(req.url ?? '').split('?', 1)[0]}: ${messageOf(e)}`);
       logger.error('request failed', { method: req.method ?? null, status: 500, error: messageOf(e) });
       if (!res.headersSent) send(res, errorResult(500, 'internal', 'internal error; see the server log'));
       else res.destroy();

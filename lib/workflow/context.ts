@@ -125,6 +125,6 @@ export interface ActivityContext {
   readonly missingTools: MissingTools;
   /** The cluster acted on, for the report; absent where the host only has a kubeconfig. */
   readonly cluster?: ClusterName;
-  /** Azure Monitor, where the host can read it (the Functions app). */
+  /** Azure Monitor, where the host can read it (the Functions app; `serve` when given a reader). */
   readonly snatMetrics?: SnatMetricsReader;
 }

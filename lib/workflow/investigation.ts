@@ -15,7 +15,13 @@ import type { ExecFn } from '../k8s/exec.js';
 import type { Report } from '../report/model.js';
 import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from './activities/index.js';
 import { MemoryEvidenceStore, hasNotifyTargets } from './context.js';
-import type { ActivityContext, EvidenceStore, InvestigationSettings, ReportOutput } from './context.js';
+import type {
+  ActivityContext,
+  EvidenceStore,
+  InvestigationSettings,
+  ReportOutput,
+  SnatMetricsReader,
+} from './context.js';
 import { runWorkflow } from './driver.js';
 import type { ActivityEvent } from './driver.js';
 
@@ -36,6 +42,12 @@ export interface RunInvestigationOptions {
   /** The exec seam under the shared limit (tests count execs through it). */
   readonly exec?: ExecFn;
   readonly store?: EvidenceStore;
+  /**
+   * The node's SNAT metrics (Azure Monitor: lib/azure/metrics.ts `snatMetricsReader`), read by resolveTarget when the
+   * input names the load balancer (`scope.loadBalancerId`) and the alert's window (`alertWindow`). Absent: the
+   * configured allocation (`settings.allocatedPorts`) only.
+   */
+  readonly snatMetrics?: SnatMetricsReader;
 }
 
 export interface InvestigationRun {
@@ -59,6 +71,7 @@ export async function runInvestigation(options: RunInvestigationOptions): Promis
     signal,
     exec,
     missingTools,
+    ...(options.snatMetrics ? { snatMetrics: options.snatMetrics } : {}),
   });
   // No target: the workflow skips the notify step rather than call an activity that would send nothing.
   const input: InvestigationInput = {

@@ -69,6 +69,16 @@ describe('secretValuesOf: what every logger blanks out', () => {
     );
   });
 
+  it("serve's key, and its percent-encoded form when that differs (a query string may carry it so)", () => {
+    expect(secretValuesOf(loadSettings({ ...MINIMAL, SNAT_SERVE_KEY: 'serve-key-0123456789' }))).toEqual([
+      'serve-key-0123456789',
+    ]);
+    expect(secretValuesOf(loadSettings({ ...MINIMAL, SNAT_SERVE_KEY: 'serve key+/=0123456789' }))).toEqual([
+      'serve key+/=0123456789',
+      'serve%20key%2B%2F%3D0123456789',
+    ]);
+  });
+
   it('nothing when no secret is set: an account URL is no credential (it starts every report link)', () => {
     expect(secretValuesOf(loadSettings(MINIMAL))).toEqual([]);
   });

@@ -45,6 +45,7 @@ describe('loadSettings', () => {
       teamsWebhookUrl: null,
       webhook: null,
       alertSecret: null,
+      serveKey: null,
       allowedClusterIds: null,
       rateLimitPerMinute: 120,
     });
@@ -143,6 +144,7 @@ describe('loadSettings', () => {
       SNAT_WEBHOOK_URL: 'ftp://TOPSECRET-hook',
       SNAT_WEBHOOK_SECRET: 'TOPSECRET',
       SNAT_ALERT_SECRET: 'TOPSECRET-short',
+      SNAT_SERVE_KEY: 'TOPSECRET-key',
     };
     let error: unknown;
     try {
@@ -158,12 +160,13 @@ describe('loadSettings', () => {
       'SNAT_WEBHOOK_URL',
       'SNAT_WEBHOOK_SECRET',
       'SNAT_ALERT_SECRET',
+      'SNAT_SERVE_KEY',
     ]);
     expect(e.message).not.toContain('TOPSECRET');
     expect(JSON.stringify(e.problems)).not.toContain('TOPSECRET');
     expect(isSnatResponderError(e)).toBe(true);
     expect(e.code).toBe('ENVIRONMENT');
-    expect(e.message).toMatch(/^5 setting problem\(s\):\n {2}SNAT_REPORT_STORAGE: /);
+    expect(e.message).toMatch(/^6 setting problem\(s\):\n {2}SNAT_REPORT_STORAGE: /);
   });
 
   it('returns a deep-frozen object', () => {
@@ -179,6 +182,15 @@ describe('loadSettings', () => {
     expect(() => {
       (s.capture as { maxSeconds: number }).maxSeconds = 600;
     }).toThrow(TypeError);
+  });
+
+  it('SNAT_SERVE_KEY (serve only): unset is null, 16 characters or more is the key, shorter is refused unseen', () => {
+    expect(loadSettings(MINIMAL).serveKey).toBeNull();
+    expect(loadSettings({ ...MINIMAL, SNAT_SERVE_KEY: ' ' }).serveKey).toBeNull();
+    expect(loadSettings({ ...MINIMAL, SNAT_SERVE_KEY: 'k'.repeat(16) }).serveKey).toBe('k'.repeat(16));
+    expect(problemsOf({ ...MINIMAL, SNAT_SERVE_KEY: 'fifteen-chars-k' })).toEqual([
+      ['SNAT_SERVE_KEY', 'too short: at least 16 characters (value not shown)'],
+    ]);
   });
 
   it('ignores settings outside the catalogue', () => {

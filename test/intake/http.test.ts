@@ -5,6 +5,9 @@ import {
   alertResponse,
   checkAlertSecret,
   checkInvestigationId,
+  checkServeKey,
+  FUNCTION_KEY_HEADER,
+  FUNCTION_KEY_QUERY,
   parseRecentQuery,
   parseStartRequest,
   recentResponse,
@@ -198,6 +201,44 @@ describe('checkAlertSecret', () => {
     expect(secretsEqual('a', 'a')).toBe(true);
     expect(secretsEqual('a', 'ab')).toBe(false);
     expect(secretsEqual('', '')).toBe(true);
+  });
+});
+
+describe('checkServeKey (SNAT_SERVE_KEY, snat-responder serve only)', () => {
+  const KEY = 'serve-key-0123456789';
+  const settings = { serveKey: KEY };
+  const refused = {
+    status: 401,
+    headers: JSON_TYPE,
+    body: {
+      error: { code: 'unauthorized', message: 'missing or wrong key (header x-functions-key or query parameter code)' },
+    },
+  };
+
+  it('where the Functions host takes a function key: header x-functions-key, query parameter code', () => {
+    expect([FUNCTION_KEY_HEADER, FUNCTION_KEY_QUERY]).toEqual(['x-functions-key', 'code']);
+    expect(checkServeKey({ headers: { 'X-Functions-Key': KEY } }, settings)).toBeNull();
+    expect(checkServeKey({ headers: new Headers({ 'x-functions-key': KEY }) }, settings)).toBeNull();
+    expect(checkServeKey({ headers: {}, query: new URLSearchParams(`code=${KEY}`) }, settings)).toBeNull();
+  });
+
+  it('no key configured: anything passes', () => {
+    expect(checkServeKey({ headers: {} }, { serveKey: null })).toBeNull();
+    expect(checkServeKey({ headers: { 'x-functions-key': 'whatever' } }, { serveKey: null })).toBeNull();
+  });
+
+  it('missing, wrong, empty, or a wrong header with the right query: 401, echoing nothing', () => {
+    expect(checkServeKey({ headers: {} }, settings)).toEqual(refused);
+    expect(checkServeKey({ headers: { 'x-functions-key': `${KEY}x` } }, settings)).toEqual(refused);
+    expect(checkServeKey({ headers: { 'x-functions-key': '' } }, settings)).toEqual(refused);
+    expect(checkServeKey({ headers: {}, query: new URLSearchParams(`code=${KEY.toUpperCase()}`) }, settings)).toEqual(
+      refused,
+    );
+    expect(
+      checkServeKey({ headers: { 'x-functions-key': 'wrong' }, query: new URLSearchParams(`code=${KEY}`) }, settings),
+    ).toEqual(refused);
+    // The alert secret is not the key.
+    expect(checkServeKey({ headers: { [ALERT_SECRET_HEADER]: KEY } }, settings)).toEqual(refused);
   });
 });
 
