@@ -483,10 +483,34 @@ export function statusBody(
     progress,
     outcome,
     summary,
-    message: done?.outcome === 'target-not-found' || done?.outcome === 'no-nodes' ? done.message : null,
+    message:
+      done?.outcome === 'target-not-found' || done?.outcome === 'no-nodes'
+        ? done.message
+        : outcome === 'failed'
+          ? failureOf(view.output)
+          : null,
     report: done?.outcome === 'reported' ? { links, keys: keysOf(done.report) } : null,
     census,
   };
+}
+
+/** Longest failure reason a status shows (the rest is in the logs). */
+export const MAX_FAILURE_MESSAGE = 500;
+
+/**
+ * Why an investigation failed, from its output: Durable keeps a failed orchestration's error as the output string
+ * (`<message>\n<details>`), serve keeps the error message. The first line only, bounded.
+ */
+function failureOf(output: unknown): string | null {
+  const text =
+    typeof output === 'string'
+      ? output
+      : typeof output === 'object' && output !== null && typeof (output as { message?: unknown }).message === 'string'
+        ? (output as { message: string }).message
+        : null;
+  const first = text?.split('\n', 1)[0]?.trim() ?? '';
+  if (first === '') return null;
+  return first.length > MAX_FAILURE_MESSAGE ? `${first.slice(0, MAX_FAILURE_MESSAGE - 3)}...` : first;
 }
 
 export function statusResponse(

@@ -411,7 +411,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     createdTime: run.createdAt,
     lastUpdatedTime: run.updatedAt,
     customStatus: run.status,
-    output: run.result,
+    // A failed run's output is its error, as Durable keeps it.
+    output: run.state === 'failed' ? run.error : run.result,
   });
 
   const linksTo = async (id: string, keys: ReportLinks): Promise<ReportLinks> => {

@@ -461,10 +461,17 @@ describe('status and recent', () => {
       message: 'no node has InternalIP 10.0.0.9',
       report: null,
     });
-    expect(
-      statusResponse(view({ runtimeStatus: 'Failed', output: 'Error: boom at x.js:1' }), 'snat-1').body,
-    ).toMatchObject({
+    // A failure names its reason: the first line of the error Durable (or serve) kept, never the stack below it.
+    const durableFailure = "Orchestrator function 'investigateSnat' failed: list nodes: HTTP 500\n    at step (x.js:1)";
+    expect(statusResponse(view({ runtimeStatus: 'Failed', output: durableFailure }), 'snat-1').body).toMatchObject({
       status: 'failed',
+      outcome: 'failed',
+      message: "Orchestrator function 'investigateSnat' failed: list nodes: HTTP 500",
+    });
+    expect(statusResponse(view({ runtimeStatus: 'Failed', output: 'x'.repeat(2000) }), 'snat-1').body).toMatchObject({
+      message: `${'x'.repeat(497)}...`,
+    });
+    expect(statusResponse(view({ runtimeStatus: 'Failed', output: null }), 'snat-1').body).toMatchObject({
       outcome: 'failed',
       message: null,
     });
