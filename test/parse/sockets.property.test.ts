@@ -12,6 +12,7 @@ import { parseSs, scanSs } from '../../lib/parse/ss.js';
 import type { SocketDocument, SocketDocumentOptions, SocketScan } from '../../lib/parse/sockets.js';
 import { TCP_STATES } from '../../lib/parse/types.js';
 import type { Parsed } from '../../lib/parse/types.js';
+import { damaged, linesOf } from '../helpers/text-arbitraries.js';
 
 interface Parser {
   readonly name: string;
@@ -147,62 +148,7 @@ const TOKENS = [
   '\r',
 ];
 
-const line = fc.oneof(
-  fc.array(fc.constantFrom(...TOKENS), { maxLength: 10 }).map((words) => words.join(' ')),
-  fc.array(fc.constantFrom(...TOKENS), { maxLength: 10 }).map((words) => words.join('      ')),
-  fc.string({ maxLength: 80 }),
-  fc.string({ unit: 'binary', maxLength: 80 }),
-);
-const text = fc
-  .tuple(fc.array(line, { maxLength: 30 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
-  .map(([lines, eol, trailing]) => lines.join(eol) + (trailing ? eol : ''));
-
-/** Edits of a real capture: the shapes a damaged or hand-edited file takes. */
-function mutate(capture: string): fc.Arbitrary<string> {
-  const lines = capture.split('\n');
-  return fc
-    .array(
-      fc.record({
-        kind: fc.constantFrom('delete-line', 'duplicate-line', 'cut-line', 'insert-text', 'delete-char', 'swap'),
-        at: fc.nat(),
-        at2: fc.nat(),
-        text: fc.string({ maxLength: 12 }),
-      }),
-      { maxLength: 8 },
-    )
-    .map((edits) => {
-      const out = [...lines];
-      for (const e of edits) {
-        if (out.length === 0) break;
-        const i = e.at % out.length;
-        const l = out[i] ?? '';
-        const j = l.length === 0 ? 0 : e.at2 % l.length;
-        switch (e.kind) {
-          case 'delete-line':
-            out.splice(i, 1);
-            break;
-          case 'duplicate-line':
-            out.splice(i, 0, l);
-            break;
-          case 'cut-line':
-            out[i] = l.slice(0, j);
-            break;
-          case 'insert-text':
-            out[i] = l.slice(0, j) + e.text + l.slice(j);
-            break;
-          case 'delete-char':
-            out[i] = l.slice(0, j) + l.slice(j + 1);
-            break;
-          case 'swap': {
-            const k = e.at2 % out.length;
-            [out[i], out[k]] = [out[k] ?? '', l];
-            break;
-          }
-        }
-      }
-      return out.join('\n');
-    });
-}
+const text = linesOf(TOKENS);
 
 describe.each(PARSERS)('$name parser properties', (parser) => {
   it('random text never throws, and every line is a socket, a skipped line or a layout line', () => {
@@ -216,12 +162,9 @@ describe.each(PARSERS)('$name parser properties', (parser) => {
 
   it('mutations of real captures never throw and keep the accounting', () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom(...parser.captures).chain((c) => mutate(c)),
-        (t) => {
-          checkAccounting(parser, t);
-        },
-      ),
+      fc.property(damaged(parser.captures), (t) => {
+        checkAccounting(parser, t);
+      }),
       { numRuns: 300 },
     );
   });
