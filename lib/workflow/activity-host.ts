@@ -13,8 +13,10 @@
 import { createLogger, functionsLogSink, silentLogger } from '../log.js';
 import type { LogFields, Logger } from '../log.js';
 import type { ActivityContext } from './context.js';
-import type { InvestigationScope } from './contracts.js';
+import type { ActivityName, InvestigationScope } from './contracts.js';
 import type { ActivityFunction } from './driver.js';
+import type { ClusterPhase } from '../../orchestrations/cluster.js';
+import type { InvestigationPhase } from '../../orchestrations/investigate.js';
 
 /** What the factory may use from the Functions invocation (a subset of `InvocationContext`). */
 export interface ActivityInvocation {
@@ -116,6 +118,23 @@ function invocationLoggerOf(
  * activity, the node (the scope's once resolved, else the input's `nodeName` or `node.name`), the cluster (the
  * scope's). Never the input itself.
  */
+/**
+ * The workflow phase each activity runs in (the custom status' `phase`, orchestrations/investigate.ts and cluster.ts),
+ * so that the Functions app's activity lines carry the phase as the in-process engine's do.
+ */
+export const PHASE_OF_ACTIVITY: Readonly<Record<ActivityName, InvestigationPhase | ClusterPhase>> = Object.freeze({
+  resolveTarget: 'resolving',
+  startCapture: 'starting capture',
+  listPods: 'listing pods',
+  censusPods: 'census',
+  checkCapture: 'capturing',
+  collectCapture: 'collecting',
+  deleteCapture: 'cleaning up',
+  writeReport: 'reporting',
+  notifyReport: 'reporting',
+  listNodes: 'listing nodes',
+});
+
 export function activityLogFields(activity: string, input: unknown): LogFields {
   const i = (typeof input === 'object' && input !== null ? input : {}) as {
     investigationId?: unknown;
@@ -127,8 +146,10 @@ export function activityLogFields(activity: string, input: unknown): LogFields {
   const investigationId = text(i.investigationId) ?? text(scope?.investigationId);
   const node = text(scope?.node) ?? text(i.nodeName) ?? text(typeof i.node === 'object' ? i.node?.name : undefined);
   const cluster = text(scope?.clusterId);
+  const phase = (PHASE_OF_ACTIVITY as Readonly<Record<string, string>>)[activity];
   return {
     activity,
+    ...(phase !== undefined ? { phase } : {}),
     ...(investigationId !== undefined ? { investigationId } : {}),
     ...(node !== undefined ? { node } : {}),
     ...(cluster !== undefined ? { cluster } : {}),

@@ -81,7 +81,13 @@ describe('activity handlers log through the invocation (registrations, simulated
     expect(out.pods).toBe(13);
     expect(logs.map((l) => l.level)).toEqual(['information', 'information']);
     const [start, end] = logs.map((l) => l.record);
-    const fields = { investigationId: 'inv-logs-1', activity: 'listPods', node: sim.expected.node, cluster: CLUSTER };
+    const fields = {
+      investigationId: 'inv-logs-1',
+      activity: 'listPods',
+      phase: 'listing pods',
+      node: sim.expected.node,
+      cluster: CLUSTER,
+    };
     const { time: startTime, ...startRest } = start!;
     const { time: endTime, durationMs, ...endRest } = end!;
     for (const time of [startTime, endTime]) expect(new Date(String(time)).toISOString()).toBe(time);
@@ -119,8 +125,9 @@ describe('activity handlers log through the invocation (registrations, simulated
         node: { ip: '10.224.0.4' },
         scope: { investigationId: 'inv-3', clusterId: CLUSTER },
       }),
-    ).toEqual({ activity: 'resolveTarget', investigationId: 'inv-3', cluster: CLUSTER });
-    expect(activityLogFields('censusPods', null)).toEqual({ activity: 'censusPods' });
+    ).toEqual({ activity: 'resolveTarget', phase: 'resolving', investigationId: 'inv-3', cluster: CLUSTER });
+    expect(activityLogFields('censusPods', null)).toEqual({ activity: 'censusPods', phase: 'census' });
+    expect(activityLogFields('somethingElse', null)).toEqual({ activity: 'somethingElse' });
     const handler = activityHandler('x', () => Promise.resolve('done'));
     await expect(handler({}, { invocationId: 'i', functionName: 'x' })).rejects.toThrow(/no ActivityContextFactory/);
     setActivityContextFactory(simContextFactory(sim, new MemoryEvidenceStore()));
