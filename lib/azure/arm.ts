@@ -16,75 +16,16 @@
 import { ContainerServiceClient } from '@azure/arm-containerservice';
 import { MonitorClient } from '@azure/arm-monitor';
 import type { TokenCredential } from '@azure/core-auth';
-import { SnatResponderError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import { ArmError } from './errors.js';
+import type { ArmErrorReason } from './errors.js';
 import { isTransientStatus, parseRetryAfter, TRANSIENT_NETWORK_CODES } from '../k8s/errors.js';
 import { DEFAULT_RETRY, retrying } from '../k8s/retry.js';
 import type { RetryClassifier, RetryPolicy } from '../k8s/retry.js';
 
 export type { RetryPolicy };
-
-export type ArmErrorReason =
-  /** A value we were given is not acceptable (not a resource id, not an IP literal, a bad window). */
-  | 'invalid'
-  /** Client setup: endpoint, CA, credential, a kubeconfig that cannot be used. */
-  | 'config'
-  | 'not-found'
-  | 'ambiguous'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'throttled'
-  | 'server'
-  | 'timeout'
-  | 'network'
-  | 'unexpected';
-
-const CODE_OF_REASON: Record<ArmErrorReason, ErrorCode> = {
-  invalid: 'BAD_INPUT',
-  config: 'ENVIRONMENT',
-  'not-found': 'BAD_INPUT',
-  ambiguous: 'BAD_INPUT',
-  unauthorized: 'ENVIRONMENT',
-  forbidden: 'ENVIRONMENT',
-  throttled: 'ENVIRONMENT',
-  server: 'ENVIRONMENT',
-  timeout: 'ENVIRONMENT',
-  network: 'ENVIRONMENT',
-  unexpected: 'ENVIRONMENT',
-};
-
-export class ArmError extends SnatResponderError {
-  readonly reason: ArmErrorReason;
-  readonly status: number | null;
-  /** ARM's `error.code` (`ResourceNotFound`, `AuthorizationFailed`, ...) when the answer carried one. */
-  readonly armCode: string | null;
-  readonly operation: string | null;
-  readonly retryAfterMs: number | null;
-
-  constructor(
-    reason: ArmErrorReason,
-    message: string,
-    details: {
-      status?: number | null;
-      armCode?: string | null;
-      operation?: string | null;
-      retryAfterMs?: number | null;
-      cause?: unknown;
-    } = {},
-  ) {
-    super(CODE_OF_REASON[reason], message, { cause: details.cause });
-    this.name = 'ArmError';
-    this.reason = reason;
-    this.status = details.status ?? null;
-    this.armCode = details.armCode ?? null;
-    this.operation = details.operation ?? null;
-    this.retryAfterMs = details.retryAfterMs ?? null;
-  }
-}
-
-export function isArmError(e: unknown, reason?: ArmErrorReason): e is ArmError {
-  return e instanceof ArmError && (reason === undefined || e.reason === reason);
-}
+// The error type lives in errors.ts, free of the SDKs; exported here too for callers of the adapter.
+export { ArmError, isArmError } from './errors.js';
+export type { ArmErrorReason } from './errors.js';
 
 /** The fields of @azure/core-rest-pipeline's `RestError` we rely on (duck-typed: it is not a direct dependency). */
 interface RestErrorLike {

@@ -6,7 +6,7 @@
  * and settings hold whatever an operator pasted. `key()` is the one comparison form; `path()` keeps the original case
  * for requests (ARM accepts any case, and messages should show what the user gave).
  */
-import { ArmError } from './arm.js';
+import { ArmError } from './errors.js';
 
 export interface ResourceId {
   readonly subscriptionId: string;
