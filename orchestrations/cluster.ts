@@ -10,10 +10,25 @@
  * fails is an outcome (`failed`), not a failed census. Nothing Ready to census: no sub-orchestration at all (never
  * `ops.all([])`), and the outcome `no-nodes` says why. A `listNodes` that still fails after its retries fails the
  * orchestration with its message: there is nothing else to report.
+ *
+ * One message per census: the nodes' investigations run with `notify: false` (a 10-node census would otherwise post 10
+ * cards for one alert), and `notifyCensus` sends the pods ranked across the nodes, the counts and a link to each node's
+ * report once the last wave is over. Also for `no-nodes`: the alert fired, and whoever watches the channel should hear
+ * that nothing could be censused and why, rather than nothing at all. Skipped with `notify: false` (no target is
+ * configured); a failure is recorded in the result's `degraded`, never the census's failure.
  */
-import { ACTIVITIES } from '../lib/workflow/contracts.js';
-import type { ClusterName, InvestigationScope, ListNodesInput, ListNodesOutput } from '../lib/workflow/contracts.js';
-import type { ReportTrigger } from '../lib/report/model.js';
+import { ACTIVITIES, CENSUS_NODE_LINKS } from '../lib/workflow/contracts.js';
+import type {
+  CensusNodeRef,
+  CensusTopPod,
+  ClusterName,
+  InvestigationScope,
+  ListNodesInput,
+  ListNodesOutput,
+  NotifyCensusInput,
+  NotifyCensusOutput,
+} from '../lib/workflow/contracts.js';
+import type { Degradation, ReportTrigger } from '../lib/report/model.js';
 import { investigateNodes, wavesOf } from './alert.js';
 import type { NodeInvestigationOutcome, WorkflowOps } from './alert.js';
 import type { CensusFanOut, InvestigationInput, WorkflowTiming } from './investigate.js';
@@ -34,21 +49,16 @@ export interface ClusterInvestigationInput {
   readonly scope?: InvestigationScope;
   readonly timing?: Partial<WorkflowTiming>;
   readonly fanOut?: Partial<CensusFanOut>;
-  /** Passed to each node's investigation (see `InvestigationInput.notify`). */
+  /**
+   * The census's one message (`notifyCensus`): `false` skips it (no target is configured: the in-process hosts set it
+   * from their settings); absent or `true`, it is sent to whatever targets the responder's settings name. The nodes'
+   * investigations never notify on their own (`notify: false`).
+   */
   readonly notify?: boolean;
 }
 
 /** A pod of a node's report, ranked across the cluster's nodes. */
-export interface ClusterTopPod {
-  /** `namespace/name`. */
-  readonly pod: string;
-  readonly node: string;
-  readonly investigationId: string;
-  /** The report's score; null from a report that did not carry it (then only its first pod is known). */
-  readonly score: number | null;
-  /** ESTABLISHED outbound connections to public destinations; null as for `score`. */
-  readonly publicConnections: number | null;
-}
+export type ClusterTopPod = CensusTopPod;
 
 /** Pods in `top`: across the cluster, the most likely culprits first. */
 export const CLUSTER_TOP_PODS = 10;
@@ -63,16 +73,26 @@ interface ClusterResultBase {
   readonly skipped: { readonly notReady: number; readonly overLimit: number };
 }
 
-export type ClusterInvestigationResult =
-  | (ClusterResultBase & {
-      readonly outcome: 'census';
-      /** One per censused node, in the order listed (schedulable first, by name). */
-      readonly nodes: NodeInvestigationOutcome[];
-      readonly top: ClusterTopPod[];
-    })
-  | (ClusterResultBase & { readonly outcome: 'no-nodes'; readonly message: string });
+/** The census's message (`notifyCensus`), as the result records it. */
+export interface ClusterNotified {
+  /** The deliveries; null when the step was skipped (`notify: false`) or failed (then `degraded` says why). */
+  readonly notifications: NotifyCensusOutput | null;
+  /** What went wrong with the census's own steps after the nodes (its message); each node's report lists its own. */
+  readonly degraded: Degradation[];
+}
 
-export type ClusterPhase = 'listing nodes' | 'census' | 'done';
+export type ClusterInvestigationResult =
+  | (ClusterResultBase &
+      ClusterNotified & {
+        readonly outcome: 'census';
+        /** One per censused node, in the order listed (schedulable first, by name). */
+        readonly nodes: NodeInvestigationOutcome[];
+        readonly top: ClusterTopPod[];
+      })
+  | (ClusterResultBase & ClusterNotified & { readonly outcome: 'no-nodes'; readonly message: string });
+
+/** `notifying`: the census's one message is being sent (`notifyCensus`), after the last wave. */
+export type ClusterPhase = 'listing nodes' | 'census' | 'notifying' | 'done';
 
 /** The custom status: where the census is, and how many nodes' investigations are over. */
 export interface ClusterStatus {
@@ -133,6 +153,60 @@ export function rankAcrossNodes(nodes: readonly NodeInvestigationOutcome[]): Clu
     .slice(0, CLUSTER_TOP_PODS);
 }
 
+/** Longest reason for a node without a report that the census's message carries (the node's status has it all). */
+export const CENSUS_NODE_MESSAGE_MAX = 300;
+
+/**
+ * The first line of a step's error (under Durable: `${reason} \n ${details}`), at most `max` code points: what a node
+ * without a report says in the census's message, kept short for the activity's input.
+ */
+function shortReason(text: string, max: number): string {
+  const line = (text.split('\n', 1)[0] ?? text).trim();
+  const points = Array.from(line);
+  return points.length <= max ? line : `${points.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * The nodes a census's message names, at most `max`: those holding the top pods first (in the ranking's order), then
+ * the others in the census's order.
+ */
+export function nodesToName<N extends { readonly investigationId: string }>(
+  nodes: readonly N[],
+  top: readonly { readonly investigationId: string }[],
+  max: number = CENSUS_NODE_LINKS,
+): N[] {
+  const byId = new Map(nodes.map((n) => [n.investigationId, n]));
+  const chosen = new Map<string, N>();
+  for (const t of top) {
+    const n = byId.get(t.investigationId);
+    if (n !== undefined && !chosen.has(n.investigationId)) chosen.set(n.investigationId, n);
+  }
+  for (const n of nodes) if (!chosen.has(n.investigationId)) chosen.set(n.investigationId, n);
+  return [...chosen.values()].slice(0, Math.max(0, Math.floor(max)));
+}
+
+/** The census's nodes as its message names them: outcome, the HTML report to link, or why there is none. */
+export function censusNodeRefs(nodes: readonly NodeInvestigationOutcome[]): CensusNodeRef[] {
+  return nodes.map((n): CensusNodeRef => {
+    const base = { investigationId: n.investigationId };
+    if (n.outcome === 'reported') {
+      return { ...base, node: n.nodeName, outcome: 'reported', html: n.report.html, message: null };
+    }
+    return {
+      ...base,
+      node: 'name' in n.node ? n.node.name : n.node.ip,
+      outcome: n.outcome,
+      html: null,
+      message: shortReason(n.message, CENSUS_NODE_MESSAGE_MAX),
+    };
+  });
+}
+
+const messageOf = (e: unknown): string => {
+  const text = e instanceof Error ? e.message : typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
+  return (text.split('\n', 1)[0] ?? text).trim();
+};
+
 export function* investigateCluster<H>(
   input: ClusterInvestigationInput,
   ops: WorkflowOps<H>,
@@ -164,8 +238,47 @@ export function* investigateCluster<H>(
     skipped: { ...listed.skipped },
   };
 
+  /**
+   * The census's one message, then `done`. After the nodes, and never at the census's cost: a failure (every retry
+   * spent) is recorded in `degraded`, and the result keeps its outcome.
+   */
+  const notifyCensus = function* (
+    outcome: Pick<NotifyCensusInput, 'outcome' | 'message' | 'counts' | 'top' | 'nodes'>,
+    done: number,
+    total: number,
+    waves: number,
+  ): Generator<H, ClusterNotified, unknown> {
+    const degraded: Degradation[] = [];
+    let notifications: NotifyCensusOutput | null = null;
+    if (input.notify !== false) {
+      status('notifying', done, total, waves, waves);
+      const generatedAt = ops.now().toISOString();
+      try {
+        notifications = (yield ops.call(ACTIVITIES.notifyCensus, {
+          investigationId: id,
+          generatedAt,
+          trigger: input.trigger,
+          cluster: base.cluster,
+          natGatewayId: input.natGatewayId,
+          total: base.total,
+          skipped: base.skipped,
+          ...outcome,
+          // `startedAt`: every attempt's evidence store finds the deliveries (the Functions app dates its blobs by it).
+          ...(scope ? { scope: { ...scope, investigationId: id, startedAt: generatedAt } } : {}),
+        } satisfies NotifyCensusInput)) as NotifyCensusOutput;
+        degraded.push(...notifications.degraded);
+      } catch (e) {
+        degraded.push({
+          step: 'notify',
+          reason: `the census's message could not be sent (${messageOf(e)}); the nodes' reports stand as written`,
+        });
+      }
+    }
+    status('done', done, total, waves, waves);
+    return { notifications, degraded };
+  };
+
   if (listed.nodes.length === 0) {
-    status('done', 0, 0, 0, 0);
     const { notReady, overLimit } = listed.skipped;
     const why =
       listed.total === 0
@@ -173,7 +286,10 @@ export function* investigateCluster<H>(
         : overLimit > 0
           ? `the bound on nodes is ${input.maxNodes} (${overLimit} Ready node(s) over it)`
           : `none of its ${listed.total} node(s) is Ready (${notReady} not Ready)`;
-    return { ...base, outcome: 'no-nodes', message: `no node to census: ${why}; no node was investigated` };
+    const message = `no node to census: ${why}; no node was investigated`;
+    const none = { censused: 0, reported: 0, failed: 0, notFound: 0 };
+    const notified = yield* notifyCensus({ outcome: 'no-nodes', message, counts: none, top: [], nodes: [] }, 0, 0, 0);
+    return { ...base, outcome: 'no-nodes', message, ...notified };
   }
 
   const investigations = listed.nodes.map((node, index): InvestigationInput => ({
@@ -185,7 +301,8 @@ export function* investigateCluster<H>(
     trigger: input.trigger,
     ...(input.timing ? { timing: input.timing } : {}),
     ...(input.fanOut ? { fanOut: input.fanOut } : {}),
-    ...(input.notify !== undefined ? { notify: input.notify } : {}),
+    // The census sends one message for all its nodes (notifyCensus): none of them notifies on its own.
+    notify: false,
     // Each node's investigation adds its own id (and, once resolved, its node and start) to this.
     ...(scope ? { scope } : {}),
   }));
@@ -194,6 +311,25 @@ export function* investigateCluster<H>(
   const nodes = yield* investigateNodes(investigations, input.maxParallel, ops, (p) =>
     status('census', p.done, total, p.wave, waves),
   );
-  status('done', nodes.length, total, waves, waves);
-  return { ...base, outcome: 'census', nodes, top: rankAcrossNodes(nodes) };
+  const top = rankAcrossNodes(nodes);
+  const count = (outcome: NodeInvestigationOutcome['outcome']): number =>
+    nodes.filter((n) => n.outcome === outcome).length;
+  const notified = yield* notifyCensus(
+    {
+      outcome: 'census',
+      message: null,
+      counts: {
+        censused: nodes.length,
+        reported: count('reported'),
+        failed: count('failed'),
+        notFound: count('target-not-found'),
+      },
+      top,
+      nodes: censusNodeRefs(nodesToName(nodes, top)),
+    },
+    nodes.length,
+    total,
+    waves,
+  );
+  return { ...base, outcome: 'census', nodes, top, ...notified };
 }

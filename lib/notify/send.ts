@@ -1,7 +1,8 @@
 /**
  * Delivery of notifications: POST with a timeout, retried with exponential backoff and jitter on 429, 5xx, timeouts
- * and network errors (Retry-After honoured), not retried on any other answer. `notify` never throws: each target
- * gives a result, and a failure carries the Degradation the caller records in the report.
+ * and network errors (Retry-After honoured), not retried on any other answer. `deliver` (any message: a node's report,
+ * a cluster's census) and `notify` (a report's) never throw: each target gives a result, and a failure carries the
+ * Degradation the caller records.
  *
  * Webhook URLs are secrets (a Teams Workflows URL carries a `sig=` token; generic ones often hide a key in the path):
  * reasons name a target by its label or its origin only, and never repeat an error's own message, which may quote
@@ -224,11 +225,23 @@ export function targetLabel(target: NotifyTarget): string {
     : `${target.kind} ${redactUrl(target.url)}`;
 }
 
-/** Sends the report's summary to every target, in parallel. Never throws; one result per target, in order. */
-export function notify(
-  report: Report,
+/**
+ * The messages of one notification, built per target kind on demand (only for the kinds there are targets of): the
+ * Teams Workflows body, and the generic webhook's JSON payload (signed when sent).
+ */
+export interface NotificationMessages {
+  teams(): unknown;
+  webhook(): unknown;
+}
+
+/**
+ * Sends `messages` to every target, in parallel: the Teams body as is, the webhook payload signed with the target's
+ * secret. Never throws (a message that cannot be built is that target's failure); one result per target, in order.
+ */
+export function deliver(
+  messages: NotificationMessages,
   targets: readonly NotifyTarget[],
-  options: NotifyOptions,
+  options: SendOptions = {},
 ): Promise<NotificationResult[]> {
   return Promise.all(
     targets.map(async (target): Promise<NotificationResult> => {
@@ -237,7 +250,7 @@ export function notify(
       let result: PostResult;
       try {
         if (target.kind === 'teams') {
-          const message = teamsMessage(report, { reportUrl: options.reportUrl });
+          const message = messages.teams();
           const body = JSON.stringify(message);
           bytes = jsonBytes(message);
           result = await postJson(target.url, body, label, { 'content-type': 'application/json' }, options);
@@ -249,7 +262,7 @@ export function notify(
             reason: `${label}: no signing secret is set; nothing was sent`,
           };
         } else {
-          const body = JSON.stringify(webhookPayload(report, { reportUrl: options.reportUrl }));
+          const body = JSON.stringify(messages.webhook());
           bytes = Buffer.byteLength(body, 'utf8');
           const now = options.now ?? Date.now;
           result = await postJson(target.url, body, label, () => signedHeaders(target.secret, body, now()), options);
@@ -270,6 +283,22 @@ export function notify(
         degradation: { step: 'notify', reason: result.reason },
       };
     }),
+  );
+}
+
+/** Sends the report's summary to every target, in parallel. Never throws; one result per target, in order. */
+export function notify(
+  report: Report,
+  targets: readonly NotifyTarget[],
+  options: NotifyOptions,
+): Promise<NotificationResult[]> {
+  return deliver(
+    {
+      teams: () => teamsMessage(report, { reportUrl: options.reportUrl }),
+      webhook: () => webhookPayload(report, { reportUrl: options.reportUrl }),
+    },
+    targets,
+    options,
   );
 }
 

@@ -9,6 +9,9 @@
  * - No markup from the cluster: TextBlock and FactSet text is read as Markdown by Teams, so text from the cluster
  *   (pod, owner, node, cluster names, endpoints) never goes there. It goes into RichTextBlock TextRuns, which the
  *   Adaptive Card schema defines as plain text, after oneLine() removed controls and direction overrides.
+ *
+ * The card's pieces (`run`, `rich`, `heading`, `table`, `safeLink`, `cardMessage`) are shared with the census's card
+ * (census.ts), which keeps the same two guarantees.
  */
 import {
   SEVERITY_ORDER,
@@ -75,24 +78,33 @@ const BUDGETS: readonly Budget[] = [
   { rows: 0, name: 16, verdict: 120 },
 ];
 
-type Run = { type: 'TextRun'; text: string; weight?: 'Bolder'; fontType?: 'Monospace'; size?: 'Medium' | 'Small' };
+/** A TextRun: plain text (never Markdown), the only place text from the cluster goes. */
+export type Run = {
+  type: 'TextRun';
+  text: string;
+  weight?: 'Bolder';
+  fontType?: 'Monospace';
+  size?: 'Medium' | 'Small';
+  isSubtle?: boolean;
+  selectAction?: { type: 'Action.OpenUrl'; url: string };
+};
 
-const run = (text: string, style: Partial<Omit<Run, 'type' | 'text'>> = {}): Run => ({
+export const run = (text: string, style: Partial<Omit<Run, 'type' | 'text'>> = {}): Run => ({
   type: 'TextRun',
   text,
   ...style,
 });
 
-function rich(inlines: Run[], extra: Record<string, unknown> = {}): CardElement {
+export function rich(inlines: Run[], extra: Record<string, unknown> = {}): CardElement {
   return { type: 'RichTextBlock', inlines, ...extra };
 }
 
 /** Static headings only: TextBlock text is Markdown, so nothing from the cluster may reach it. */
-function heading(text: string): CardElement {
+export function heading(text: string): CardElement {
   return { type: 'TextBlock', text, weight: 'Bolder', spacing: 'Medium', wrap: true };
 }
 
-function table(headers: string[], widths: number[], rows: Run[][][]): CardElement {
+export function table(headers: string[], widths: number[], rows: Run[][][]): CardElement {
   const cell = (inlines: Run[]): CardElement => ({ type: 'TableCell', items: [rich(inlines)] });
   return {
     type: 'Table',
@@ -233,7 +245,7 @@ function card(report: Report, reportUrl: string | null, budget: Budget): Adaptiv
 }
 
 /** The link as a normalised http(s) URL (percent-encoded, so plain ASCII), or null when it is none or too long. */
-function safeLink(url: string | null): string | null {
+export function safeLink(url: string | null): string | null {
   if (url === null) return null;
   try {
     const href = new URL(url).href;
@@ -243,7 +255,8 @@ function safeLink(url: string | null): string | null {
   }
 }
 
-function message(content: AdaptiveCard): TeamsMessage {
+/** The Workflows message around one card. */
+export function cardMessage(content: AdaptiveCard): TeamsMessage {
   return {
     type: 'message',
     attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content }],
@@ -257,11 +270,11 @@ function message(content: AdaptiveCard): TeamsMessage {
 export function teamsMessage(report: Report, options: TeamsMessageOptions): TeamsMessage {
   const maxBytes = options.maxBytes ?? TEAMS_MAX_BYTES;
   for (const budget of BUDGETS) {
-    const candidate = message(card(report, options.reportUrl, budget));
+    const candidate = cardMessage(card(report, options.reportUrl, budget));
     if (jsonBytes(candidate) <= maxBytes) return candidate;
   }
   // Only reached with a maxBytes far below Teams' limit: the bare minimum, nothing from the cluster.
-  return message({
+  return cardMessage({
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     type: 'AdaptiveCard',
     version: '1.5',

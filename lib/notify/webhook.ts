@@ -1,6 +1,7 @@
 /**
- * The generic JSON webhook: a small summary of the report, signed with HMAC-SHA256 so the receiver can check it came
- * from this responder and is fresh. docs/WEBHOOKS.md tells receivers how to verify it.
+ * The generic JSON webhook: a small summary of the report (`webhookPayload`), or of a cluster's census
+ * (`censusWebhookPayload`, `kind: "census"`), signed with HMAC-SHA256 so the receiver can check it came from this
+ * responder and is fresh. docs/WEBHOOKS.md documents both bodies and tells receivers how to verify them.
  *
  * Signature: `x-snat-responder-signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` with
  * `x-snat-responder-timestamp: <unix seconds>`. Signing the timestamp with the body stops replays of an old
@@ -9,6 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { podLabel, snatHoldingFlows, verdict } from '../report/format.js';
 import type { Report } from '../report/model.js';
+import type { CensusNotice } from './census.js';
 
 export const WEBHOOK_SCHEMA_VERSION = 1;
 export const TIMESTAMP_HEADER = 'x-snat-responder-timestamp';
@@ -63,6 +65,78 @@ export function webhookPayload(report: Report, options: { readonly reportUrl: st
       };
     }),
     reportUrl: options.reportUrl,
+  };
+}
+
+/**
+ * A cluster census's summary (a NAT gateway alert): one message for all the nodes censused. `kind: "census"` tells it
+ * apart from a node's report summary, which has no `kind` (and is unchanged).
+ */
+export interface CensusWebhookPayload {
+  readonly schemaVersion: typeof WEBHOOK_SCHEMA_VERSION;
+  readonly kind: 'census';
+  /** The census's id (each node's investigation has its own, in `nodeReports`). */
+  readonly investigationId: string;
+  readonly generatedAt: string;
+  /** The alert rule that started the census, when known. */
+  readonly alertRule: string | null;
+  readonly cluster: { readonly name: string | null; readonly resourceId: string | null };
+  readonly natGateway: { readonly name: string | null; readonly resourceId: string };
+  /** `no-nodes`: nothing could be censused, and `message` says why. */
+  readonly outcome: 'census' | 'no-nodes';
+  readonly message: string | null;
+  readonly counts: CensusNotice['counts'];
+  /** The pods ranked across the nodes, the most likely culprit first (at most 10). */
+  readonly topPods: Array<{
+    readonly rank: number;
+    readonly pod: string;
+    readonly node: string;
+    readonly investigationId: string;
+    readonly score: number | null;
+    readonly publicConnections: number | null;
+  }>;
+  /** The nodes' reports (at most 20: the top pods' nodes first, then in census order). */
+  readonly nodeReports: Array<{
+    readonly investigationId: string;
+    readonly node: string;
+    readonly outcome: 'reported' | 'target-not-found' | 'failed';
+    /** Time-limited read link (or the report's path where there are no links); null without a report or a link. */
+    readonly reportUrl: string | null;
+    /** Why the node has no report; null when it has one. */
+    readonly message: string | null;
+  }>;
+  /** Censused nodes left out of `nodeReports`. */
+  readonly nodeReportsOmitted: number;
+}
+
+export function censusWebhookPayload(notice: CensusNotice): CensusWebhookPayload {
+  return {
+    schemaVersion: WEBHOOK_SCHEMA_VERSION,
+    kind: 'census',
+    investigationId: notice.investigationId,
+    generatedAt: notice.generatedAt,
+    alertRule: notice.trigger.source,
+    cluster: { name: notice.cluster.name, resourceId: notice.cluster.resourceId },
+    natGateway: { name: notice.natGateway.name, resourceId: notice.natGateway.resourceId },
+    outcome: notice.outcome,
+    message: notice.message,
+    counts: { ...notice.counts },
+    topPods: notice.top.map((p, i) => ({
+      rank: i + 1,
+      pod: p.pod,
+      node: p.node,
+      investigationId: p.investigationId,
+      score: p.score,
+      publicConnections: p.publicConnections,
+    })),
+    nodeReports: notice.nodes.map((n) => ({
+      investigationId: n.investigationId,
+      node: n.node,
+      outcome: n.outcome,
+      reportUrl: n.reportUrl,
+      message: n.message,
+    })),
+    nodeReportsOmitted: notice.nodesOmitted,
   };
 }
 

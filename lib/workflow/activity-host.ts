@@ -133,6 +133,7 @@ export const PHASE_OF_ACTIVITY: Readonly<Record<ActivityName, InvestigationPhase
   writeReport: 'reporting',
   notifyReport: 'reporting',
   listNodes: 'listing nodes',
+  notifyCensus: 'notifying',
 });
 
 export function activityLogFields(activity: string, input: unknown): LogFields {

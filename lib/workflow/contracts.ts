@@ -20,6 +20,7 @@ export const ACTIVITIES = Object.freeze({
   writeReport: 'writeReport',
   notifyReport: 'notifyReport',
   listNodes: 'listNodes',
+  notifyCensus: 'notifyCensus',
 } as const);
 
 export type ActivityName = (typeof ACTIVITIES)[keyof typeof ACTIVITIES];
@@ -297,4 +298,80 @@ export interface ListNodesOutput {
   readonly skipped: { readonly notReady: number; readonly overLimit: number };
   /** The cluster the host acted on, when it knows it (absent from hosts bound to one kubeconfig). */
   readonly cluster?: ClusterName;
+}
+
+// notifyCensus -----------------------------------------------------------------------------------------------------
+
+/** A pod of a node's report, ranked across the cluster's nodes (`investigateCluster`'s `top`). */
+export interface CensusTopPod {
+  /** `namespace/name`. */
+  readonly pod: string;
+  readonly node: string;
+  readonly investigationId: string;
+  /** The report's score; null from a report that did not carry it (then only its first pod is known). */
+  readonly score: number | null;
+  /** ESTABLISHED outbound connections to public destinations; null as for `score`. */
+  readonly publicConnections: number | null;
+}
+
+/** One censused node, as the census's message names it. */
+export interface CensusNodeRef {
+  /** The node's investigation. */
+  readonly investigationId: string;
+  /** The node's name (as resolved, else as listed). */
+  readonly node: string;
+  readonly outcome: 'reported' | 'target-not-found' | 'failed';
+  /** The node's HTML report (writeReport's `html`: a path or a blob URL), for its read link; null without a report. */
+  readonly html: string | null;
+  /** Why there is no report (its first line, cut short); null when there is one. */
+  readonly message: string | null;
+}
+
+/** Nodes a census's message names, with a link to each one's report; the others are counted ("and N more"). */
+export const CENSUS_NODE_LINKS = 20;
+
+/**
+ * The census's one message (`investigateCluster`, after its last wave; also when no node was censused). Small JSON
+ * whatever the cluster: names, ids, counts, the ranked top (at most 10) and a short entry for each node the message
+ * names (at most CENSUS_NODE_LINKS); the read links are made by the activity.
+ */
+export interface NotifyCensusInput {
+  /** The census's id: the deliveries are kept under it. */
+  readonly investigationId: string;
+  /** The workflow's clock when the census ended (ISO 8601). */
+  readonly generatedAt: string;
+  readonly trigger: ReportTrigger;
+  readonly cluster: ClusterName;
+  readonly natGatewayId: string;
+  readonly outcome: 'census' | 'no-nodes';
+  /** Why no node was censused (outcome `no-nodes`); else null. */
+  readonly message: string | null;
+  /** Nodes in the cluster. */
+  readonly total: number;
+  readonly skipped: { readonly notReady: number; readonly overLimit: number };
+  /** The censused nodes by outcome (`censused` = all of them). */
+  readonly counts: {
+    readonly censused: number;
+    readonly reported: number;
+    readonly failed: number;
+    readonly notFound: number;
+  };
+  readonly top: CensusTopPod[];
+  /**
+   * The nodes the message names, at most CENSUS_NODE_LINKS: those holding the top pods first (in the ranking's
+   * order), then the others in the census's order, so that the culprit's node is linked however many nodes there are.
+   */
+  readonly nodes: CensusNodeRef[];
+  readonly scope?: InvestigationScope;
+}
+
+export interface NotifyCensusOutput {
+  /** One per configured target, in the settings' order (Teams first, then the webhook). */
+  readonly targets: NotificationOutcome[];
+  /** What the node links are: read links (SAS), the reports' paths (no links from a folder), or none. */
+  readonly link: 'read-link' | 'path' | 'none';
+  /** Node reports linked from the message (at most CENSUS_NODE_LINKS). */
+  readonly linked: number;
+  /** What went wrong (failed deliveries, links that could not be made), for the census result's `degraded`. */
+  readonly degraded: Degradation[];
 }

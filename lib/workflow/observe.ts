@@ -144,6 +144,8 @@ export function investigationLog(
           });
           return;
         case 'census':
+          // The census's own (its message); each node's report lists its own.
+          degraded(result.degraded);
           for (const n of result.nodes) {
             if (n.outcome === 'reported') continue;
             lines.warn('node investigation not reported', {
@@ -162,10 +164,17 @@ export function investigationLog(
             skippedNotReady: result.skipped.notReady,
             skippedOverLimit: result.skipped.overLimit,
             topPod: result.top[0]?.pod ?? null,
+            notified: result.notifications?.targets.length ?? 0,
           });
           return;
         case 'no-nodes':
-          lines.warn('investigation finished', { outcome: 'no-nodes', durationMs, error: result.message });
+          degraded(result.degraded);
+          lines.warn('investigation finished', {
+            outcome: 'no-nodes',
+            durationMs,
+            error: result.message,
+            notified: result.notifications?.targets.length ?? 0,
+          });
           return;
       }
     },

@@ -47,6 +47,7 @@ export const ACTIVITY_RETRY: Readonly<Record<ActivityName, RetryKind>> = Object.
   [ACTIVITIES.writeReport]: 'report',
   [ACTIVITIES.notifyReport]: 'notify',
   [ACTIVITIES.listNodes]: 'cluster',
+  [ACTIVITIES.notifyCensus]: 'notify',
 });
 
 /** The policy of an activity by name; null for a name with none (called without retry). */

@@ -19,6 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import { InvocationContext } from '@azure/functions';
+import type { LogHandler } from '@azure/functions';
 
 const require = createRequire(import.meta.url);
 
@@ -174,6 +175,11 @@ export interface ReplayHostOptions {
   /** The extension's `upperSchemaVersion` (durable-functions ReplaySchema): 0 = V1 ... 3 = V4. Default V4. */
   readonly schemaVersion?: number;
   readonly functionName?: string;
+  /**
+   * Receives what the orchestrator logs through its InvocationContext (`context.info(...)` etc.), every episode; the
+   * `episode` argument is the episode's index in `states`. Default: @azure/functions' fallback (the console).
+   */
+  readonly logHandler?: (episode: number, ...args: Parameters<LogHandler>) => void;
 }
 
 export class ReplayHost {
@@ -283,9 +289,12 @@ export class ReplayHost {
         defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
       }),
     ) as unknown;
+    const episodeIndex = this.states.length;
+    const onLog = this.options.logHandler;
     const context = new InvocationContext({
       functionName: this.options.functionName ?? 'orchestrator',
-      invocationId: `episode-${this.states.length}`,
+      invocationId: `episode-${episodeIndex}`,
+      ...(onLog ? { logHandler: (level, ...args) => onLog(episodeIndex, level, ...args) } : {}),
     });
     let state: OrchestratorState;
     let failed = false;

@@ -1,14 +1,15 @@
 /**
  * `investigateCluster`: a NAT gateway alert's bounded census of a cluster's nodes. Under the real durable-functions
- * replay engine with synthetic histories (replay-engine level, not host level: listNodes and the nodes'
- * sub-orchestrations are answered by the test, not run), and under the in-process driver (the nodes' census-only
- * `investigateSnat` run with scripted activities).
+ * replay engine with synthetic histories (replay-engine level, not host level: listNodes, the nodes'
+ * sub-orchestrations and notifyCensus are answered by the test, not run), and under the in-process driver (the nodes'
+ * census-only `investigateSnat` run with scripted activities).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   childInvestigationId,
   CLUSTER_TOP_PODS,
   investigateCluster,
+  nodesToName,
   rankAcrossNodes,
 } from '../../orchestrations/cluster.js';
 import type {
@@ -20,12 +21,18 @@ import type { NodeInvestigationOutcome } from '../../orchestrations/alert.js';
 import { CENSUS_ONLY_NOTE, investigateSnat } from '../../orchestrations/investigate.js';
 import type { InvestigationInput, InvestigationResult } from '../../orchestrations/investigate.js';
 import { isLabelValue } from '../../lib/k8s/names.js';
-import { ACTIVITIES, ORCHESTRATIONS } from '../../lib/workflow/contracts.js';
-import type { ListNodesOutput, RankedPod } from '../../lib/workflow/contracts.js';
+import { ACTIVITIES, CENSUS_NODE_LINKS, ORCHESTRATIONS } from '../../lib/workflow/contracts.js';
+import type {
+  ListNodesOutput,
+  NotifyCensusInput,
+  NotifyCensusOutput,
+  RankedPod,
+} from '../../lib/workflow/contracts.js';
 import { RETRY_POLICIES } from '../../lib/workflow/retry.js';
 import { runWorkflow } from '../../lib/workflow/driver.js';
 import type { ActivityFunction } from '../../lib/workflow/driver.js';
 import { ActionType, ReplayHost, loadApp } from '../helpers/df-harness.js';
+import { failEveryAttempt } from './replay-drive.js';
 
 type Handler = ConstructorParameters<typeof ReplayHost>[0];
 let handler: Handler;
@@ -76,8 +83,16 @@ const childInput = (index: number, node: string): InvestigationInput => ({
   captureSeconds: 0,
   capture: false,
   trigger: TRIGGER,
+  // The census sends the one message: its nodes never notify on their own.
+  notify: false,
   scope: { clusterId: CLUSTER },
 });
+const SENT: NotifyCensusOutput = {
+  targets: [{ target: 'webhook https://hooks.example.net', kind: 'webhook', ok: true, status: 200, attempts: 1 }],
+  link: 'read-link',
+  linked: 3,
+  degraded: [],
+};
 
 describe('investigateCluster, replay-engine level (not host level)', () => {
   it('three nodes, two at a time: listNodes with the scope, census-only children in two waves, pods ranked across nodes', async () => {
@@ -134,10 +149,43 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
       [host.subCompleted(3, reported('node-c', [{ pod: 'ops/c1', score: 120, publicConnections: 5 }]))],
       1_000,
     );
+    // After the last wave: the census's one message, with the ranking, the counts and each node's report.
+    expect(e.state.isDone).toBe(false);
+    expect(e.scheduled.map((s) => [s.kind, s.name])).toEqual([['activity', ACTIVITIES.notifyCensus]]);
+    expect(e.scheduled[0]!.retry).toMatchObject({ maxAttempts: RETRY_POLICIES.notify.maxAttempts });
+    expect(e.state.customStatus).toEqual({ phase: 'notifying', nodes: { done: 3, total: 3 }, wave: 2, waves: 2 });
+    const notifyInput = e.scheduled[0]!.input as NotifyCensusInput;
+    expect(notifyInput).toEqual({
+      investigationId: 'snat-c1',
+      generatedAt: host.now().toISOString(),
+      trigger: TRIGGER,
+      cluster: { resourceId: CLUSTER, name: null },
+      natGatewayId: NATGW,
+      outcome: 'census',
+      message: null,
+      total: 4,
+      skipped: { notReady: 1, overLimit: 0 },
+      counts: { censused: 3, reported: 3, failed: 0, notFound: 0 },
+      top: expect.any(Array) as unknown,
+      // The top pods' nodes first (shop/a1 and shop/a2 on node-a, ops/c1 on node-c), then the census's order.
+      nodes: ['node-a', 'node-c', 'node-b'].map((node) => ({
+        investigationId: `snat-c1-n${'abc'.indexOf(node.slice(-1))}`,
+        node,
+        outcome: 'reported',
+        html: `${node}/report.html`,
+        message: null,
+      })),
+      scope: { clusterId: CLUSTER, investigationId: 'snat-c1', startedAt: host.now().toISOString() },
+    });
+    expect(notifyInput.top.map((t) => t.pod)).toEqual(['shop/a1', 'ops/c1', 'shop/a2', 'shop/b1']);
+    expect(JSON.stringify(notifyInput).length).toBeLessThan(4_096);
+
+    e = await host.episode([host.completed(e.scheduled[0]!.id, SENT)], 200);
     expect(e.failed).toBe(false);
     expect(e.state.isDone).toBe(true);
     expect(e.state.customStatus).toEqual({ phase: 'done', nodes: { done: 3, total: 3 }, wave: 2, waves: 2 });
     const out = e.state.output as Extract<ClusterInvestigationResult, { outcome: 'census' }>;
+    expect(out).toMatchObject({ notifications: SENT, degraded: [] });
     expect(out).toMatchObject({
       outcome: 'census',
       investigationId: 'snat-c1',
@@ -166,23 +214,37 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
       score: 900,
       publicConnections: 870,
     });
-    // Only listNodes and the sub-orchestrations: no activity of a node's investigation runs in the parent.
-    expect(host.actions.map((a) => a.actionType)).toEqual([
-      ActionType.CallActivityWithRetry,
-      ActionType.CallSubOrchestrator,
-      ActionType.CallSubOrchestrator,
-      ActionType.CallSubOrchestrator,
+    // Only listNodes, the sub-orchestrations and the one message: no activity of a node's investigation runs here.
+    expect(host.actions.map((a) => [a.actionType, a.functionName])).toEqual([
+      [ActionType.CallActivityWithRetry, ACTIVITIES.listNodes],
+      [ActionType.CallSubOrchestrator, ORCHESTRATIONS.investigateSnat],
+      [ActionType.CallSubOrchestrator, ORCHESTRATIONS.investigateSnat],
+      [ActionType.CallSubOrchestrator, ORCHESTRATIONS.investigateSnat],
+      [ActionType.CallActivityWithRetry, ACTIVITIES.notifyCensus],
     ]);
+    expect(host.scheduledActivities(ACTIVITIES.notifyCensus)).toHaveLength(1);
   });
 
-  it('no Ready node: no sub-orchestration (no Task.all([])), a `no-nodes` outcome that says why', async () => {
+  it('no Ready node: no sub-orchestration (no Task.all([])), a short message that says why, a `no-nodes` outcome', async () => {
     const host = new ReplayHost(handler, input(), T0);
     await host.episode([host.started()]);
-    const e = await host.episode([host.completed(0, listed([], { notReady: 2, overLimit: 0 }))]);
+    let e = await host.episode([host.completed(0, listed([], { notReady: 2, overLimit: 0 }))]);
+    const message = 'no node to census: none of its 2 node(s) is Ready (2 not Ready); no node was investigated';
+    // The alert fired: whoever watches the channel hears that nothing could be censused, and why.
+    expect(e.scheduled.map((s) => [s.kind, s.name])).toEqual([['activity', ACTIVITIES.notifyCensus]]);
+    expect(e.scheduled[0]!.input).toMatchObject({
+      outcome: 'no-nodes',
+      message,
+      counts: { censused: 0, reported: 0, failed: 0, notFound: 0 },
+      nodes: [],
+      top: [],
+      total: 2,
+    });
+    expect(e.state.customStatus).toEqual({ phase: 'notifying', nodes: { done: 0, total: 0 }, wave: 0, waves: 0 });
+    e = await host.episode([host.completed(e.scheduled[0]!.id, { ...SENT, linked: 0, link: 'none' })]);
     expect(e.failed).toBe(false);
     expect(e.state.isDone).toBe(true);
-    expect(e.scheduled).toEqual([]);
-    expect(host.actions).toHaveLength(1);
+    expect(host.actions.filter((a) => a.actionType === ActionType.CallSubOrchestrator)).toEqual([]);
     expect(e.state.output).toEqual({
       outcome: 'no-nodes',
       investigationId: 'snat-c1',
@@ -190,16 +252,22 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
       cluster: { resourceId: CLUSTER, name: null },
       total: 2,
       skipped: { notReady: 2, overLimit: 0 },
-      message: 'no node to census: none of its 2 node(s) is Ready (2 not Ready); no node was investigated',
+      message,
+      notifications: { ...SENT, linked: 0, link: 'none' },
+      degraded: [],
     });
     expect(e.state.customStatus).toEqual({ phase: 'done', nodes: { done: 0, total: 0 }, wave: 0, waves: 0 });
 
-    const empty = new ReplayHost(handler, input(), T0);
+    const empty = new ReplayHost(handler, input({ notify: false }), T0);
     await empty.episode([empty.started()]);
     const done = await empty.episode([empty.completed(0, listed([]))]);
+    expect(done.state.isDone).toBe(true);
+    expect(empty.actions).toHaveLength(1);
     expect(done.state.output).toMatchObject({
       outcome: 'no-nodes',
       message: expect.stringContaining('no nodes') as unknown,
+      notifications: null,
+      degraded: [],
     });
   });
 
@@ -219,6 +287,37 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
       [host.subCompleted(3, { outcome: 'target-not-found', reason: 'not-found', message: 'no node named "node-c"' })],
       1_000,
     );
+    // The message names the nodes without a report and why (the first line of the failure only).
+    expect((e.scheduled[0]!.input as NotifyCensusInput).counts).toEqual({
+      censused: 3,
+      reported: 1,
+      failed: 1,
+      notFound: 1,
+    });
+    expect((e.scheduled[0]!.input as NotifyCensusInput).nodes).toEqual([
+      {
+        investigationId: 'snat-c1-n1',
+        node: 'node-b',
+        outcome: 'reported',
+        html: 'node-b/report.html',
+        message: null,
+      },
+      {
+        investigationId: 'snat-c1-n0',
+        node: 'node-a',
+        outcome: 'failed',
+        html: null,
+        message: expect.stringMatching(/^listPods: HTTP 500$/) as unknown,
+      },
+      {
+        investigationId: 'snat-c1-n2',
+        node: 'node-c',
+        outcome: 'target-not-found',
+        html: null,
+        message: 'no node named "node-c"',
+      },
+    ]);
+    e = await host.episode([host.completed(e.scheduled[0]!.id, SENT)]);
     expect(e.state.isDone).toBe(true);
     const out = e.state.output as Extract<ClusterInvestigationResult, { outcome: 'census' }>;
     expect(out.nodes.map((n) => [n.node, n.outcome])).toEqual([
@@ -228,6 +327,57 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
     ]);
     expect(out.nodes[0]).toMatchObject({ message: expect.stringContaining('listPods: HTTP 500') as unknown });
     expect(out.top.map((t) => t.pod)).toEqual(['shop/b1']);
+  });
+
+  it('notify: false (no target configured): no notifyCensus after the last wave, and none from the nodes', async () => {
+    const host = new ReplayHost(handler, input({ notify: false }), T0);
+    await host.episode([host.started()]);
+    let e = await host.episode([host.completed(0, listed(['node-a']))]);
+    expect(e.scheduled[0]!.input).toMatchObject({ notify: false });
+    e = await host.episode([host.subCompleted(1, reported('node-a', []))], 1_000);
+    expect(e.state.isDone).toBe(true);
+    expect(host.scheduledActivities(ACTIVITIES.notifyCensus)).toEqual([]);
+    expect(e.state.output).toMatchObject({ outcome: 'census', notifications: null, degraded: [] });
+    expect(e.state.customStatus).toMatchObject({ phase: 'done' });
+  });
+
+  it('a notifyCensus failing on every attempt: the census is still `census`, the failure recorded', async () => {
+    const host = new ReplayHost(handler, input(), T0);
+    await host.episode([host.started()]);
+    await host.episode([host.completed(0, listed(['node-a', 'node-b']))]);
+    await host.episode([host.subCompleted(1, reported('node-a', [{ pod: 'x/1', score: 3, publicConnections: 3 }]))]);
+    const e = await host.episode([host.subCompleted(2, reported('node-b', []))], 1_000);
+    const first = e.scheduled.find((s) => s.name === ACTIVITIES.notifyCensus)!;
+    const end = await failEveryAttempt(host, first, 'evidence store: HTTP 503 ServerBusy');
+    expect(end.failed).toBe(false);
+    expect(end.state.isDone).toBe(true);
+    expect(host.scheduledActivities(ACTIVITIES.notifyCensus).map((s) => s.attempt)).toEqual([1, 2, 3, 4]);
+    const out = end.state.output as Extract<ClusterInvestigationResult, { outcome: 'census' }>;
+    expect(out).toMatchObject({ outcome: 'census', notifications: null, top: [{ pod: 'x/1', node: 'node-a' }] });
+    expect(out.nodes.map((n) => n.outcome)).toEqual(['reported', 'reported']);
+    expect(out.degraded).toEqual([
+      {
+        step: 'notify',
+        reason:
+          "the census's message could not be sent (evidence store: HTTP 503 ServerBusy); the nodes' reports stand as written",
+      },
+    ]);
+    expect(end.state.customStatus).toMatchObject({ phase: 'done' });
+  });
+
+  it("notifyCensus's own failures (a delivery, a link) are the census's `degraded`", async () => {
+    const host = new ReplayHost(handler, input(), T0);
+    await host.episode([host.started()]);
+    await host.episode([host.completed(0, listed(['node-a']))]);
+    const e = await host.episode([host.subCompleted(1, reported('node-a', []))], 1_000);
+    const failed: NotifyCensusOutput = {
+      targets: [{ target: 'teams https://x.example', kind: 'teams', ok: false, status: 400, attempts: 1 }],
+      link: 'path',
+      linked: 1,
+      degraded: [{ step: 'notify', reason: 'teams https://x.example: answered HTTP 400; not retried' }],
+    };
+    const end = await host.episode([host.completed(e.scheduled[0]!.id, failed)]);
+    expect(end.state.output).toMatchObject({ outcome: 'census', notifications: failed, degraded: failed.degraded });
   });
 
   it('a listNodes that fails after its retries fails the census with its message', async () => {
@@ -264,6 +414,22 @@ describe('investigateCluster, replay-engine level (not host level)', () => {
 });
 
 describe('investigateCluster pieces', () => {
+  it("the nodes the census's message names: the top pods' nodes first (ranking order, once each), then census order", () => {
+    const nodes = Array.from({ length: 30 }, (_, i) => ({ investigationId: `c-n${i}` }));
+    const top = [
+      { investigationId: 'c-n25' },
+      { investigationId: 'c-n3' },
+      { investigationId: 'c-n25' },
+      { investigationId: 'gone' },
+    ];
+    const named = nodesToName(nodes, top);
+    expect(named).toHaveLength(CENSUS_NODE_LINKS);
+    expect(named.slice(0, 4).map((n) => n.investigationId)).toEqual(['c-n25', 'c-n3', 'c-n0', 'c-n1']);
+    expect(new Set(named.map((n) => n.investigationId)).size).toBe(CENSUS_NODE_LINKS);
+    expect(nodesToName(nodes, [], 0)).toEqual([]);
+    expect(nodesToName([], top)).toEqual([]);
+  });
+
   it('child ids are label values, `<parent>-n<i>` when they fit, cut and tagged (still distinct) when not', () => {
     expect(childInvestigationId('snat-0123456789abcdef-abc', 7)).toBe('snat-0123456789abcdef-abc-n7');
     const long = `snat-${'a'.repeat(58)}`;
@@ -381,5 +547,80 @@ describe('investigateCluster under the in-process driver', () => {
       ['census', 2, 2],
       ['done', 3, 2],
     ]);
+    expect(calls).not.toContain('notifyCensus');
+  });
+
+  it('with notify on: no node notifies on its own; one notifyCensus once every node is over', async () => {
+    const calls: string[] = [];
+    const sent: unknown[] = [];
+    const act =
+      (name: string, f: (i: Record<string, unknown>) => unknown): ActivityFunction<null> =>
+      (_ctx, i: never) => {
+        calls.push(name);
+        return Promise.resolve(f(i));
+      };
+    const names = Array.from({ length: 25 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
+    const activities: Record<string, ActivityFunction<null>> = {
+      listNodes: act('listNodes', () => listed(names)),
+      resolveTarget: act('resolveTarget', (i) => ({
+        found: true,
+        name: (i.node as { name: string }).name,
+        ip: null,
+        snat: { allocatedPorts: null, usedPorts: null, failedConnections: null },
+      })),
+      listPods: act('listPods', (i) => ({ ref: `${String(i.investigationId)}/pods`, pods: 0 })),
+      writeReport: act('writeReport', (i) => {
+        const node = (i.node as { name: string }).name;
+        return {
+          json: 'r.json',
+          markdown: 'r.md',
+          html: `${String(i.investigationId)}/report.html`,
+          reportRef: `${String(i.investigationId)}/report`,
+          pods: 1,
+          top: `ns/${node}`,
+          degraded: 0,
+          // The culprit is on the last node listed.
+          topPods: [{ pod: `ns/${node}`, score: node === 'node-24' ? 900 : 1, publicConnections: 1 }],
+        };
+      }),
+      notifyReport: act('notifyReport', () => {
+        throw new Error('notifyReport must not run in a census');
+      }),
+      notifyCensus: act('notifyCensus', (i) => {
+        sent.push(i);
+        return SENT;
+      }),
+    };
+    const result = await runWorkflow(investigateCluster, input({ scope: undefined, maxNodes: 100, maxParallel: 16 }), {
+      activities,
+      context: () => null,
+      sleep: () => Promise.reject(new Error('nothing to wait for')),
+      now: () => T0,
+      orchestrators: { [ORCHESTRATIONS.investigateSnat]: investigateSnat },
+    });
+    expect(result).toMatchObject({ outcome: 'census', notifications: SENT, degraded: [] });
+    expect(calls).not.toContain('notifyReport');
+    expect(calls.filter((c) => c === 'notifyCensus')).toHaveLength(1);
+    expect(calls.at(-1)).toBe('notifyCensus');
+    // At most CENSUS_NODE_LINKS nodes named, the culprit's first; the counts cover every node.
+    expect(sent).toEqual([
+      expect.objectContaining({
+        investigationId: 'snat-c1',
+        outcome: 'census',
+        counts: { censused: 25, reported: 25, failed: 0, notFound: 0 },
+      }),
+    ]);
+    const named = (sent[0] as NotifyCensusInput).nodes;
+    expect(named).toHaveLength(CENSUS_NODE_LINKS);
+    expect(named[0]).toEqual({
+      investigationId: 'snat-c1-n24',
+      node: 'node-24',
+      outcome: 'reported',
+      html: 'snat-c1-n24/report.html',
+      message: null,
+    });
+    expect(named.slice(1).map((n) => n.node)).toEqual(names.slice(0, CENSUS_NODE_LINKS - 1));
+    if (result.outcome !== 'census') return;
+    for (const n of result.nodes) expect(n.outcome === 'reported' && n.report.degraded).toBe(0);
   });
 });

@@ -17,8 +17,12 @@ import type { KubeClients } from '../../lib/k8s/access.js';
 import type { Report } from '../../lib/report/model.js';
 import { startServe } from '../../lib/serve/server.js';
 import type { RunningServer } from '../../lib/serve/server.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from '../../lib/notify/webhook.js';
+import type { CensusWebhookPayload } from '../../lib/notify/webhook.js';
 import { startSim } from '../../sim/server.js';
 import type { RunningSim } from '../../sim/server.js';
+import { startReceiver } from '../notify/receiver.js';
+import type { Receiver } from '../notify/receiver.js';
 
 const SUB = '/subscriptions/6f1d2c3b-4a59-4e8f-9a7b-0c1d2e3f4a5b';
 const NATGW = `${SUB}/resourcegroups/rg-shop-egress/providers/microsoft.network/natgateways/ng-shop-egress`;
@@ -44,8 +48,8 @@ const natAlert = (condition = 'Fired'): string =>
     `"monitorCondition": "${condition}"`,
   );
 
-async function post(path: string, body: string) {
-  const res = await fetch(`${server.url}${path}`, {
+async function post(path: string, body: string, to: RunningServer = server) {
+  const res = await fetch(`${to.url}${path}`, {
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json' },
@@ -53,14 +57,18 @@ async function post(path: string, body: string) {
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-async function get(path: string) {
-  const res = await fetch(`${server.url}${path}`);
+async function get(path: string, to: RunningServer = server) {
+  const res = await fetch(`${to.url}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
-async function untilDone(id: string, seen: Array<Record<string, any>>): Promise<Record<string, any>> {
+async function untilDone(
+  id: string,
+  seen: Array<Record<string, any>>,
+  to: RunningServer = server,
+): Promise<Record<string, any>> {
   for (let i = 0; i < 600; i++) {
-    const { body } = await get(`/api/investigations/${id}`);
+    const { body } = await get(`/api/investigations/${id}`, to);
     seen.push(body);
     if (!['pending', 'running'].includes(String(body.status))) return body;
     await new Promise((r) => setTimeout(r, 50));
@@ -197,5 +205,84 @@ describe('serve: a NAT gateway alert starts one census of the cluster (loopback 
     expect((await fetch(`${server.url}/reports/${censusId}-n1/report.md`)).status).toBe(200);
     expect((await fetch(`${server.url}/reports/${censusId}-n7/report.md`)).status).toBe(404);
     expect(batchCalls).toEqual([]);
+  });
+});
+
+describe('serve: a NAT gateway census with a webhook configured sends ONE message for the census, none per node', () => {
+  const SECRET = 'whsec-serve-census-0123456789';
+  let rx: Receiver;
+  let hooked: RunningServer;
+
+  beforeAll(async () => {
+    rx = await startReceiver();
+    const kubeconfig = join(dir, 'kubeconfig');
+    const { settings } = serveSettings({
+      SNAT_NATGW_CLUSTER_MAP: JSON.stringify({ [NATGW]: CLUSTER }),
+      SNAT_MAX_CONCURRENT_INVESTIGATIONS: '2',
+      SNAT_WEBHOOK_URL: `${rx.origin}/hook`,
+      SNAT_WEBHOOK_SECRET: SECRET,
+    });
+    const kc = kubeConfigFromFile(kubeconfig);
+    hooked = await startServe({
+      clients: makeKubeClients(kc, { requestTimeoutMs: 5_000 }),
+      clusterName: kc.getCurrentCluster()?.name ?? 'sim',
+      settings,
+      classifier: new AddressClassifier(),
+      outDir: join(dir, 'reports-hooked'),
+      captureSeconds: 1,
+      run: { timing: { pollIntervalMs: 100, maxPollIntervalMs: 200, stuckGraceMs: 300 } },
+    });
+  });
+  afterAll(async () => {
+    await hooked?.close();
+    await rx?.close();
+  });
+
+  it('the 2-node census posts exactly one signed webhook: kind census, both nodes, their reports, the ranking', async () => {
+    const res = await post('/api/alerts', natAlert(), hooked);
+    expect(res.status).toBe(202);
+    const id = String(res.body.investigations[0].id);
+    const done = await untilDone(id, [], hooked);
+    expect(done).toMatchObject({ status: 'completed', outcome: 'census', census: { total: 2 } });
+
+    // Exactly one message, for the census: none of the two nodes' investigations notified on its own.
+    expect(rx.received).toHaveLength(1);
+    const hook = rx.received[0]!;
+    expect(hook.url).toBe('/hook');
+    expect(
+      verifyWebhookSignature(
+        SECRET,
+        hook.headers[TIMESTAMP_HEADER] as string,
+        hook.body,
+        hook.headers[SIGNATURE_HEADER] as string,
+      ),
+    ).toBe(true);
+    const payload = JSON.parse(hook.body) as CensusWebhookPayload;
+    expect(payload).toMatchObject({
+      schemaVersion: 1,
+      kind: 'census',
+      investigationId: id,
+      alertRule: 'ng-shop-egress-snat-failed',
+      natGateway: { name: 'ng-shop-egress', resourceId: NATGW },
+      cluster: { resourceId: CLUSTER },
+      outcome: 'census',
+      counts: { total: 2, censused: 2, reported: 2, failed: 0, notFound: 0 },
+      nodeReportsOmitted: 0,
+    });
+    expect(payload.topPods.map((p) => p.pod)).toContain(sim.expected.culprit);
+    expect(payload.topPods[0]!.pod).toBe(done.summary.topPod);
+    // The culprit's node first; reports in a folder: each named by its path, which holds that node's report.
+    expect(new Set(payload.nodeReports.map((n) => n.node))).toEqual(new Set([NODE_0, NODE_1]));
+    expect(payload.nodeReports[0]!.investigationId).toBe(payload.topPods[0]!.investigationId);
+    for (const n of payload.nodeReports) {
+      expect(n).toMatchObject({ outcome: 'reported', message: null });
+      expect(n.reportUrl).toBe(join(dir, 'reports-hooked', n.investigationId, 'report.html'));
+      expect(readFileSync(n.reportUrl!, 'utf8')).toContain(n.node);
+    }
+    // And the nodes' reports record no notify step of their own.
+    for (const n of done.census.nodes as Array<Record<string, any>>) {
+      const report = (await (await fetch(String(n.report.links.json))).json()) as Report;
+      expect(report.degraded.filter((d) => d.step === 'notify')).toEqual([]);
+    }
   });
 });

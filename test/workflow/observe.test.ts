@@ -68,6 +68,8 @@ describe('investigationLog: the workflow callbacks as log lines', () => {
       skipped: { notReady: 1, overLimit: 0 },
       nodes: [{ investigationId: 'cen-1-n0', node: { name: 'n-0' }, outcome: 'failed', message: 'exec refused' }],
       top: [],
+      notifications: null,
+      degraded: [],
     });
     expect(records.map(strip)).toEqual([
       expect.objectContaining({
@@ -83,7 +85,8 @@ describe('investigationLog: the workflow callbacks as log lines', () => {
         msg: 'activity started',
         investigationId: 'cen-1-n0',
         census: 'cen-1',
-        phase: 'census',
+        // The node investigation's own phase for the activity (the census itself is in its 'census' phase).
+        phase: 'listing pods',
         activity: 'listPods',
         node: 'n-0',
       },
@@ -92,7 +95,7 @@ describe('investigationLog: the workflow callbacks as log lines', () => {
         msg: 'activity failed',
         investigationId: 'cen-1-n0',
         census: 'cen-1',
-        phase: 'census',
+        phase: 'listing pods',
         activity: 'listPods',
         node: 'n-0',
         outcome: 'failed',

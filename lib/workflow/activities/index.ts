@@ -1,6 +1,7 @@
 /**
- * The activities of `investigateSnat` (and `listNodes`, of `investigateCluster`), by name (lib/workflow/contracts.ts). One file per activity, named as it is
- * registered; the Functions app registers the same functions with `df.app.activity`.
+ * The activities of `investigateSnat` (and `listNodes` and `notifyCensus`, of `investigateCluster`), by name
+ * (lib/workflow/contracts.ts). One file per activity, named as it is registered; the Functions app registers the same
+ * functions with `df.app.activity`.
  */
 import type { ActivityFunction } from '../driver.js';
 import type { ActivityContext } from '../context.js';
@@ -12,6 +13,7 @@ import { collectCapture } from './collectCapture.js';
 import { deleteCapture } from './deleteCapture.js';
 import { listNodes } from './listNodes.js';
 import { listPods } from './listPods.js';
+import { notifyCensus } from './notifyCensus.js';
 import { notifyReport } from './notifyReport.js';
 import { resolveTarget } from './resolveTarget.js';
 import { startCapture } from './startCapture.js';
@@ -29,6 +31,7 @@ export const INVESTIGATION_ACTIVITIES: Readonly<Record<ActivityName, ActivityFun
     [ACTIVITIES.writeReport]: writeReport,
     [ACTIVITIES.notifyReport]: notifyReport,
     [ACTIVITIES.listNodes]: listNodes,
+    [ACTIVITIES.notifyCensus]: notifyCensus,
   });
 
 /** Activities that still run after the investigation is cancelled. */

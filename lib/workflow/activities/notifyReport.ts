@@ -34,6 +34,20 @@ export function notifyTargets(settings: NotifySettings | undefined): NotifyTarge
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/**
+ * A read link (the settings' TTL) to a file the output wrote, given as its path or URL; the path itself where the
+ * output has no links (a local folder). Throws what `readLink` throws (its errors name the blob, never a token). Shared
+ * with notifyCensus, which links each node's report.
+ */
+export async function artifactLink(
+  ctx: ActivityContext,
+  path: string,
+): Promise<{ url: string; link: 'read-link' | 'path' }> {
+  if (ctx.output.readLink === undefined) return { url: path, link: 'path' };
+  const ttl = ctx.settings.notify?.linkTtlSeconds ?? DEFAULT_LINK_TTL_SECONDS;
+  return { url: await ctx.output.readLink(path, ttl), link: 'read-link' };
+}
+
 /** The read link to the HTML report; the artifact's path where the output has no links. */
 async function reportLink(
   ctx: ActivityContext,
@@ -41,10 +55,8 @@ async function reportLink(
 ): Promise<{ url: string | null; link: NotifyReportOutput['link']; degradation: Degradation | null }> {
   const html = report.artifacts.html;
   if (html === null) return { url: null, link: 'none', degradation: null };
-  if (ctx.output.readLink === undefined) return { url: html, link: 'path', degradation: null };
-  const ttl = ctx.settings.notify?.linkTtlSeconds ?? DEFAULT_LINK_TTL_SECONDS;
   try {
-    return { url: await ctx.output.readLink(html, ttl), link: 'read-link', degradation: null };
+    return { ...(await artifactLink(ctx, html)), degradation: null };
   } catch (e) {
     // The store's errors name the blob and the status, never a key or a token (lib/azure/blob-store.ts).
     return {
@@ -58,7 +70,8 @@ async function reportLink(
   }
 }
 
-function outcomeOf(r: NotificationResult): NotificationOutcome {
+/** A delivery as the workflow records it (no bytes, no degradation: those stay with the activity). */
+export function outcomeOf(r: NotificationResult): NotificationOutcome {
   return {
     target: r.target,
     kind: r.kind,
