@@ -10,9 +10,9 @@
  */
 import { int, orDash, timestamp } from '../report/format.js';
 import type { ReportTrigger } from '../report/model.js';
-import { TEAMS_MAX_BYTES, cardMessage, heading, rich, run, safeLink, table } from './teams.js';
+import { TEAMS_MAX_BYTES, fittedMessage, heading, rich, run, safeLink, table } from './teams.js';
 import type { AdaptiveCard, CardElement, Run, TeamsMessage } from './teams.js';
-import { clip, jsonBytes } from './text.js';
+import { clip } from './text.js';
 
 /** Rows of node reports on the card at most (the census names at most 20 nodes: CENSUS_NODE_LINKS). */
 export const CENSUS_CARD_NODE_ROWS = 20;
@@ -249,18 +249,8 @@ function censusCard(notice: CensusNotice, budget: CensusBudget): AdaptiveCard {
  * richest card that fits.
  */
 export function censusTeamsMessage(notice: CensusNotice, options: { readonly maxBytes?: number } = {}): TeamsMessage {
-  const maxBytes = options.maxBytes ?? TEAMS_MAX_BYTES;
-  for (const budget of CENSUS_BUDGETS) {
-    const candidate = cardMessage(censusCard(notice, budget));
-    if (jsonBytes(candidate) <= maxBytes) return candidate;
-  }
-  // Only reached with a maxBytes far below Teams' limit: the bare minimum, nothing from the cluster.
-  return cardMessage({
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    type: 'AdaptiveCard',
-    version: '1.5',
-    msteams: { width: 'Full' },
-    body: [heading('SNAT census of a cluster done: see its status.')],
-    actions: [],
-  });
+  const cards = (function* () {
+    for (const budget of CENSUS_BUDGETS) yield censusCard(notice, budget);
+  })();
+  return fittedMessage(cards, 'SNAT census of a cluster done: see its status.', options.maxBytes ?? TEAMS_MAX_BYTES);
 }

@@ -264,22 +264,36 @@ export function cardMessage(content: AdaptiveCard): TeamsMessage {
 }
 
 /**
- * The Workflows webhook body for a report, always under `maxBytes` serialised (TEAMS_MAX_BYTES by default): the
- * richest card that fits.
+ * The richest of `cards` (richest first, built lazily) whose Workflows webhook body stays under `maxBytes`
+ * serialised; when none does (only with a `maxBytes` far below Teams' limit), a bare card of `fallback` alone, with
+ * nothing from the cluster in it.
  */
-export function teamsMessage(report: Report, options: TeamsMessageOptions): TeamsMessage {
-  const maxBytes = options.maxBytes ?? TEAMS_MAX_BYTES;
-  for (const budget of BUDGETS) {
-    const candidate = cardMessage(card(report, options.reportUrl, budget));
+export function fittedMessage(cards: Iterable<AdaptiveCard>, fallback: string, maxBytes: number): TeamsMessage {
+  for (const content of cards) {
+    const candidate = cardMessage(content);
     if (jsonBytes(candidate) <= maxBytes) return candidate;
   }
-  // Only reached with a maxBytes far below Teams' limit: the bare minimum, nothing from the cluster.
   return cardMessage({
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     type: 'AdaptiveCard',
     version: '1.5',
     msteams: { width: 'Full' },
-    body: [heading('SNAT port exhaustion investigated: see the report.')],
+    body: [heading(fallback)],
     actions: [],
   });
+}
+
+/**
+ * The Workflows webhook body for a report, always under `maxBytes` serialised (TEAMS_MAX_BYTES by default): the
+ * richest card that fits.
+ */
+export function teamsMessage(report: Report, options: TeamsMessageOptions): TeamsMessage {
+  const cards = (function* () {
+    for (const budget of BUDGETS) yield card(report, options.reportUrl, budget);
+  })();
+  return fittedMessage(
+    cards,
+    'SNAT port exhaustion investigated: see the report.',
+    options.maxBytes ?? TEAMS_MAX_BYTES,
+  );
 }
