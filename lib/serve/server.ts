@@ -33,87 +33,37 @@
  * Logs (`logger`, lib/log.ts): one line per API request's decision (never a body or a header), and per investigation
  * its start, each phase change, each activity's end with its duration, its degradations and its outcome
  * (lib/workflow/observe.ts). The values of the secret settings are blanked out of every line, whatever logger is given.
+ *
+ * Layout: lib/serve/runs.ts holds the registry and the runs (starting them, their views and report links),
+ * lib/serve/routes.ts the API routes' handlers; this file composes them behind the HTTP plumbing (routing, the limits,
+ * the key, report files, the log line of each answer) and owns the listening server.
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
-import { investigateCluster } from '../../orchestrations/cluster.js';
-import type { ClusterInvestigationInput, ClusterInvestigationResult } from '../../orchestrations/cluster.js';
-import { investigateSnat } from '../../orchestrations/investigate.js';
-import type { InvestigationInput, InvestigationResult } from '../../orchestrations/investigate.js';
 import { canonicalAddress } from '../analysis/ip.js';
-import type { AddressClassifier } from '../analysis/ip.js';
-import type { BlobReportStore } from '../azure/blob-store.js';
 import { secretValuesOf } from '../config/secrets.js';
-import type { Settings } from '../config/settings.js';
-import type { KubeClients } from '../k8s/access.js';
-import type { CensusTool } from '../k8s/census.js';
-import { execInPod } from '../k8s/exec.js';
-import type { ExecFn } from '../k8s/exec.js';
-import { MAX_ALERT_BYTES, planAlert } from '../intake/alert.js';
-import type { AlertPlan, LoadBalancerTarget, NatGatewayTarget } from '../intake/alert.js';
-import {
-  alertResponse,
-  checkAlertSecret,
-  checkInvestigationId,
-  checkServeKey,
-  errorResult,
-  MAX_START_BODY_BYTES,
-  parseRecentQuery,
-  parseStartRequest,
-  recentResponse,
-  startResponse,
-  statusResponse,
-} from '../intake/http.js';
-import type { HttpResult, ReportLinks, StartedTarget } from '../intake/http.js';
+import { checkServeKey, errorResult } from '../intake/http.js';
+import type { HttpResult } from '../intake/http.js';
 import { rateLimitedResult, RateLimiter, READ_ROUTE_FACTOR, RouteLimits } from '../intake/rate-limit.js';
 import type { RouteName } from '../intake/rate-limit.js';
-import { investigationKey, MemoryRegistry } from '../intake/registry.js';
 import { redact, silentLogger, withSecrets } from '../log.js';
-import type { LogFields, Logger } from '../log.js';
-import type { InstanceView, InvestigationKey, NodeRef } from '../intake/registry.js';
-import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from '../workflow/activities/index.js';
-import { ORCHESTRATIONS } from '../workflow/contracts.js';
-import type { NodeQuery } from '../workflow/contracts.js';
-import { folderOutput, hasNotifyTargets, MemoryEvidenceStore } from '../workflow/context.js';
-import type { ActivityContext, InvestigationSettings, ReportOutput, SnatMetricsReader } from '../workflow/context.js';
-import { runWorkflow } from '../workflow/driver.js';
-import type { ActivityFunction } from '../workflow/driver.js';
-import { runInvestigation } from '../workflow/investigation.js';
-import type { RunInvestigationOptions } from '../workflow/investigation.js';
-import { investigationLog } from '../workflow/observe.js';
-import type { InvestigationLog } from '../workflow/observe.js';
+import type { Logger } from '../log.js';
 import { REPORT_FILE_NAMES } from '../report/files.js';
-import { alertTriggerOf, nodeInputOfTarget } from './durable.js';
 import { logDecision } from './handler-kit.js';
+import { createRoutes } from './routes.js';
+import type { Answer } from './routes.js';
+import { createRuns } from './runs.js';
+import type { RunsOptions } from './runs.js';
 
-export interface ServeOptions {
-  readonly clients: KubeClients;
-  /** Stands for the cluster in registry keys (the kubeconfig's cluster name). */
-  readonly clusterName: string;
-  readonly settings: Settings;
-  readonly classifier: AddressClassifier;
-  /** Reports to Blob Storage when given; else folders under `outDir`. */
-  readonly blob?: BlobReportStore | null;
-  readonly outDir: string;
-  /** Capture window of alert-started investigations. Default settings.capture.defaultSeconds. */
-  readonly captureSeconds?: number;
+export { investigationSettingsOf } from './runs.js';
+
+/** The investigations' options (clients, cluster, settings, reports, seams: lib/serve/runs.ts) and the server's. */
+export interface ServeOptions extends RunsOptions {
   readonly port?: number;
   readonly host?: string;
-  /** Test seams passed to runInvestigation. */
-  readonly run?: Partial<Pick<RunInvestigationOptions, 'sleep' | 'now' | 'concurrency'>> & {
-    readonly timing?: InvestigationInput['timing'];
-  };
-  /**
-   * The node's SNAT metrics for alert-started investigations (Azure Monitor through ARM: lib/azure/metrics.ts
-   * `snatMetricsReader`; the demo gives one over the simulated ARM). Default: none, and the report's `snat` block is
-   * unknown.
-   */
-  readonly snatMetrics?: SnatMetricsReader;
   /** Structured lines (requests, investigations). Default: none. */
   readonly logger?: Logger;
   /**
@@ -121,23 +71,6 @@ export interface ServeOptions {
    * a request that failed (500); kept for callers that read those lines.
    */
   readonly log?: (message: string) => void;
-}
-
-interface Run {
-  readonly id: string;
-  readonly key: InvestigationKey;
-  readonly createdAt: Date;
-  updatedAt: Date;
-  state: 'pending' | 'running' | 'completed' | 'failed' | 'terminated';
-  /** The workflow's custom status: `InvestigationStatus` (a node), `ClusterStatus` (a census). */
-  status: unknown;
-  result: InvestigationResult | ClusterInvestigationResult | null;
-  error: string | null;
-  readonly controller: AbortController;
-  /** Report folders by investigation id (the run's own; a census's nodes'), when reports go to folders. */
-  readonly dirs: Map<string, string>;
-  done: Promise<void>;
-  readonly log: InvestigationLog;
 }
 
 export interface RunningServer {
@@ -148,25 +81,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    req.on('error', reject);
-  });
-}
-
 function send(res: ServerResponse, result: HttpResult): void {
   const text = JSON.stringify(result.body);
   res.writeHead(result.status, { ...result.headers, 'content-length': Buffer.byteLength(text) });
@@ -174,41 +88,6 @@ function send(res: ServerResponse, result: HttpResult): void {
 }
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-const stamp = (d: Date): string =>
-  d
-    .toISOString()
-    .replace(/\.\d{3}Z$/, 'Z')
-    .replace(/[-:]/g, '')
-    .toLowerCase();
-
-/** The investigations of a result that wrote a report: the run's own, or a census's nodes'. */
-function reportedIds(id: string, result: InvestigationResult | ClusterInvestigationResult): string[] {
-  if (result.outcome === 'census') {
-    return result.nodes.flatMap((n) => (n.outcome === 'reported' ? [n.investigationId] : []));
-  }
-  return result.outcome === 'reported' ? [id] : [];
-}
-
-/** The workflow's settings from the app's; notification targets pass through when any is set. */
-export function investigationSettingsOf(settings: Settings): InvestigationSettings {
-  return {
-    namespace: settings.capture.namespace,
-    image: settings.capture.image,
-    ...(settings.capture.pullSecret !== null ? { pullSecret: settings.capture.pullSecret } : {}),
-    allocatedPorts: null,
-    privateCidrs: settings.privateCidrs,
-    ...(settings.teamsWebhookUrl !== null || settings.webhook !== null
-      ? {
-          notify: {
-            ...(settings.teamsWebhookUrl !== null ? { teamsWebhookUrl: settings.teamsWebhookUrl } : {}),
-            ...(settings.webhook !== null ? { webhook: settings.webhook } : {}),
-            linkTtlSeconds: settings.reportLinkTtlMinutes * 60,
-          },
-        }
-      : {}),
-  };
-}
 
 export async function startServe(options: ServeOptions): Promise<RunningServer> {
   const { settings } = options;
@@ -219,333 +98,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   // Report files and unknown paths, only when SNAT_SERVE_KEY is set: the read routes' budget, so that the key is no
   // cheaper to guess there than on the API.
   const otherLimit = new RateLimiter({ perMinute: settings.rateLimitPerMinute * READ_ROUTE_FACTOR });
-  const now = options.run?.now ?? (() => new Date());
-  const registry = new MemoryRegistry({ cooldownMs: settings.cooldownMinutes * 60_000 });
-  const runs = new Map<string, Run>();
-  const limit = pLimit(settings.maxConcurrentInvestigations);
-  const investigationSettings = investigationSettingsOf(settings);
   let closing = false;
-  let startedCount = 0;
   let origin = '';
-
-  const outputOf = (id: string, node: NodeQuery): { output: ReportOutput; dir: string | null } => {
-    if (options.blob) {
-      const nodePart = 'ip' in node ? node.ip : node.name;
-      return {
-        output: options.blob.output({
-          cluster: options.clusterName,
-          node: nodePart,
-          investigationId: id,
-          generatedAt: now().toISOString(),
-        }),
-        dir: null,
-      };
-    }
-    const dir = join(options.outDir, id);
-    return { output: folderOutput(dir), dir };
-  };
-
-  /** Report folders of finished, reported investigations (a run's own, a census's nodes'), by investigation id. */
-  const reportDirs = new Map<string, string>();
-
-  const timing = options.run?.timing ? { timing: options.run.timing } : {};
-  const driverSeams = {
-    ...(options.run?.sleep ? { sleep: options.run.sleep } : {}),
-    now,
-  };
-
-  /**
-   * One node's investigation: `investigateSnat` through `runInvestigation`, its input made for the run's id. An alert's
-   * input names the load balancer (`scope`) and the alert's window, so resolveTarget reads the node's SNAT metrics when
-   * serve has a reader (`options.snatMetrics`). The report's folder or blob path and the registry key come from the
-   * node and the kubeconfig's cluster, never from that scope.
-   */
-  const runNode =
-    (inputFor: (id: string) => InvestigationInput) =>
-    async (run: Run): Promise<InvestigationResult> => {
-      const input: InvestigationInput = { ...inputFor(run.id), ...timing };
-      const { output, dir } = outputOf(run.id, input.node);
-      if (dir !== null) run.dirs.set(run.id, dir);
-      const { result, report } = await runInvestigation({
-        clients: options.clients,
-        input,
-        settings: investigationSettings,
-        classifier: options.classifier,
-        output,
-        concurrency: options.run?.concurrency ?? settings.censusConcurrency,
-        signal: run.controller.signal,
-        onStatus: (s) => {
-          run.status = s;
-          run.updatedAt = now();
-          run.log.onStatus(s);
-        },
-        onActivity: run.log.onActivity,
-        ...(options.snatMetrics ? { snatMetrics: options.snatMetrics } : {}),
-        ...driverSeams,
-      });
-      // Everything the report says was degraded (the workflow's own and what the activities found).
-      if (report !== null) run.log.degraded(report.degraded);
-      return result;
-    };
-
-  /**
-   * A NAT gateway alert's census of the kubeconfig's cluster: `investigateCluster` under the in-process driver, its
-   * nodes' census-only `investigateSnat` as sub-workflows. The activities share one evidence store and one exec bound;
-   * each investigation (the census's own, each node's) writes to its own output, chosen from the activity's input.
-   */
-  const runCensus =
-    (input: ClusterInvestigationInput) =>
-    async (run: Run): Promise<ClusterInvestigationResult> => {
-      const store = new MemoryEvidenceStore();
-      const bound = pLimit(Math.max(1, Math.floor(options.run?.concurrency ?? settings.censusConcurrency)));
-      const exec: ExecFn = (kc, request) => bound(() => execInPod(kc, request));
-      const missingTools = new Map<string, Set<CensusTool>>();
-      const outputs = new Map<string, ReportOutput>();
-      const outputFor = (id: string, node: string | null): ReportOutput => {
-        let output = outputs.get(id);
-        if (output === undefined) {
-          const made = outputOf(id, { name: node ?? 'cluster' });
-          output = made.output;
-          outputs.set(id, output);
-          if (made.dir !== null) run.dirs.set(id, made.dir);
-        }
-        return output;
-      };
-      // The driver's context is only the signal: each activity's context is built from its input (whose output).
-      const contextOf = (activityInput: unknown, signal: AbortSignal): ActivityContext => {
-        const i = (activityInput ?? {}) as { investigationId?: unknown; nodeName?: unknown; node?: { name?: unknown } };
-        const id = typeof i.investigationId === 'string' ? i.investigationId : run.id;
-        const node =
-          typeof i.nodeName === 'string' ? i.nodeName : typeof i.node?.name === 'string' ? i.node.name : null;
-        return {
-          clients: options.clients,
-          classifier: options.classifier,
-          settings: investigationSettings,
-          store,
-          output: outputFor(id, node),
-          signal,
-          exec,
-          missingTools,
-        };
-      };
-      const activities: Record<string, ActivityFunction<AbortSignal>> = {};
-      for (const [name, fn] of Object.entries(INVESTIGATION_ACTIVITIES)) {
-        activities[name] = (signal, activityInput) => fn(contextOf(activityInput, signal), activityInput);
-      }
-      return runWorkflow(investigateCluster, input, {
-        activities,
-        context: (_activity, signal) => signal,
-        orchestrators: { [ORCHESTRATIONS.investigateSnat]: investigateSnat },
-        cleanupActivities: CLEANUP_ACTIVITIES,
-        signal: run.controller.signal,
-        onStatus: (s) => {
-          run.status = s;
-          run.updatedAt = now();
-          run.log.onStatus(s);
-        },
-        onActivity: run.log.onActivity,
-        ...driverSeams,
-      });
-    };
-
-  /** Claims `key`; when it wins, queues the investigation (`execute`); `about` describes it in its first log line. */
-  const claim = async (
-    key: InvestigationKey,
-    execute: (run: Run) => Promise<InvestigationResult | ClusterInvestigationResult>,
-    about: LogFields,
-  ): Promise<{ id: string; started: boolean; why?: 'running' | 'cooldown' }> => {
-    const at = now();
-    const id = `serve-${stamp(at)}-${randomBytes(3).toString('hex')}`;
-    const claimed = await registry.claim(key, id, at);
-    if (!claimed.claimed) return { id: claimed.existing.id, started: false, why: claimed.why };
-    startedCount += 1;
-    const run: Run = {
-      id,
-      key,
-      createdAt: at,
-      updatedAt: at,
-      state: 'pending',
-      status: null,
-      result: null,
-      error: null,
-      controller: new AbortController(),
-      dirs: new Map(),
-      done: Promise.resolve(),
-      log: investigationLog(logger, id),
-    };
-    runs.set(id, run);
-    run.done = limit(async () => {
-      if (run.controller.signal.aborted) {
-        run.state = 'terminated';
-        run.log.ended('terminated', 'cancelled before it started');
-        return;
-      }
-      run.state = 'running';
-      run.updatedAt = now();
-      run.log.current().info('investigation started', about);
-      run.result = await execute(run);
-      run.log.finished(run.result);
-      for (const reported of reportedIds(run.id, run.result)) {
-        const dir = run.dirs.get(reported);
-        if (dir !== undefined) reportDirs.set(reported, dir);
-      }
-      run.state = 'completed';
-    })
-      .catch((e: unknown) => {
-        run.state = run.controller.signal.aborted ? 'terminated' : 'failed';
-        run.error = messageOf(e);
-        log(`investigation ${id} ${run.state}: ${run.error}`);
-        run.log.ended(run.state, run.error);
-      })
-      .finally(() => {
-        run.updatedAt = now();
-        const outcome = run.result?.outcome ?? 'failed';
-        void registry.finish(key, id, outcome, now());
-      });
-    return { id, started: true };
-  };
-
-  const viewOf = (run: Run): InstanceView => ({
-    instanceId: run.id,
-    runtimeStatus: run.state === 'pending' ? 'Pending' : run.state[0]!.toUpperCase() + run.state.slice(1),
-    createdTime: run.createdAt,
-    lastUpdatedTime: run.updatedAt,
-    customStatus: run.status,
-    // A failed run's output is its error, as Durable keeps it.
-    output: run.state === 'failed' ? run.error : run.result,
-  });
-
-  const linksTo = async (id: string, keys: ReportLinks): Promise<ReportLinks> => {
-    if (options.blob) {
-      const ttl = settings.reportLinkTtlMinutes * 60;
-      const blob = options.blob;
-      const [j, m, h] = await Promise.all([keys.json, keys.markdown, keys.html].map((k) => blob.readLink(k, ttl)));
-      return { json: j!, markdown: m!, html: h! };
-    }
-    const base = `${origin}/reports/${encodeURIComponent(id)}/`;
-    return {
-      json: base + REPORT_FILE_NAMES.json,
-      markdown: base + REPORT_FILE_NAMES.markdown,
-      html: base + REPORT_FILE_NAMES.html,
-    };
-  };
-
-  /** The run's report links, and a census's per-node ones. */
-  const linksOf = async (run: Run): Promise<{ links: ReportLinks | null; nodeLinks: Record<string, ReportLinks> }> => {
-    const result = run.result;
-    if (result?.outcome === 'reported') return { links: await linksTo(run.id, result.report), nodeLinks: {} };
-    const nodeLinks: Record<string, ReportLinks> = {};
-    if (result?.outcome === 'census') {
-      for (const n of result.nodes) {
-        if (n.outcome === 'reported') nodeLinks[n.investigationId] = await linksTo(n.investigationId, n.report);
-      }
-    }
-    return { links: null, nodeLinks };
-  };
-
-  const clusterKey = (node: NodeRef): InvestigationKey => investigationKey(`kubeconfig:${options.clusterName}`, node);
-
-  /** What the first line of a node's investigation says about it. */
-  const aboutNode = (node: NodeQuery, captureSeconds: number, trigger: InvestigationInput['trigger']): LogFields => ({
-    trigger: trigger.kind,
-    source: trigger.source,
-    ...('ip' in node ? { nodeIp: node.ip } : { nodeName: node.name }),
-    captureSeconds,
-  });
-
-  const claimNode = (target: LoadBalancerTarget, plan: Extract<AlertPlan, { kind: 'start' }>) => {
-    const node = { ip: target.nodeIp };
-    const seconds = options.captureSeconds ?? settings.capture.defaultSeconds;
-    return claim(
-      clusterKey(node),
-      runNode((id) => nodeInputOfTarget(target, id, plan, { captureSeconds: seconds })),
-      aboutNode(node, seconds, alertTriggerOf(plan)),
-    );
-  };
-
-  /** One live census of the kubeconfig's cluster, whichever gateway (or mapped cluster id) the alert names. */
-  const claimCensus = (target: NatGatewayTarget, plan: Extract<AlertPlan, { kind: 'start' }>) =>
-    claim(
-      clusterKey({ allNodes: true }),
-      (run) =>
-        runCensus({
-          investigationId: run.id,
-          clusterId: target.clusterHint,
-          natGatewayId: target.natGatewayId,
-          maxNodes: target.allNodes.maxNodes,
-          maxParallel: settings.maxConcurrentInvestigations,
-          trigger: alertTriggerOf(plan),
-          notify: hasNotifyTargets(investigationSettings.notify),
-          ...timing,
-        })(run),
-      { trigger: 'alert', source: plan.alertRule, census: true, maxNodes: target.allNodes.maxNodes },
-    );
-
-  /** An answer and the investigations it names (started or reused), for the request's log line. */
-  type Answer = { readonly result: HttpResult; readonly ids?: readonly string[] };
-
-  const alerts = async (req: IncomingMessage, url: URL): Promise<Answer> => {
-    const denied = checkAlertSecret(
-      { headers: req.headers as Record<string, string>, query: url.searchParams },
-      settings,
-    );
-    if (denied) return { result: denied };
-    let body: Uint8Array;
-    try {
-      body = await readBody(req, MAX_ALERT_BYTES);
-    } catch (e) {
-      if (e instanceof BodyTooLarge) return { result: planAlertTooLarge() };
-      throw e;
-    }
-    const plan = planAlert(body, settings);
-    if (plan.kind !== 'start') return { result: alertResponse(plan, [], origin) };
-    const started: StartedTarget[] = [];
-    for (const target of plan.targets) {
-      const result = 'nodeIp' in target ? await claimNode(target, plan) : await claimCensus(target, plan);
-      started.push({ target, ...result });
-    }
-    return { result: alertResponse(plan, started, origin), ids: started.map((s) => s.id) };
-  };
-
-  const planAlertTooLarge = (): HttpResult =>
-    errorResult(413, 'too-large', `alert body is over the 256 KB limit of Azure Monitor alerts; not parsed`);
-
-  const startInvestigation = async (req: IncomingMessage): Promise<Answer> => {
-    let body: Uint8Array;
-    try {
-      body = await readBody(req, MAX_START_BODY_BYTES);
-    } catch (e) {
-      if (e instanceof BodyTooLarge) {
-        return { result: errorResult(413, 'too-large', `request body is over ${MAX_START_BODY_BYTES} bytes`) };
-      }
-      throw e;
-    }
-    const parsed = parseStartRequest(body, settings);
-    if (!parsed.ok) return { result: parsed.response };
-    const { node, captureSeconds, cluster } = parsed.request;
-    const trigger: InvestigationInput['trigger'] = { kind: 'http', source: cluster };
-    const claimed = await claim(
-      clusterKey(node),
-      runNode((id) => ({ investigationId: id, node, captureSeconds, trigger })),
-      aboutNode(node, captureSeconds, trigger),
-    );
-    return { result: startResponse(claimed, origin), ids: [claimed.id] };
-  };
-
-  const status = async (id: string): Promise<Answer> => {
-    const bad = checkInvestigationId(id);
-    if (bad) return { result: bad };
-    const run = runs.get(id);
-    if (!run) return { result: statusResponse(null, id), ids: [id] };
-    const { links, nodeLinks } = await linksOf(run);
-    return { result: statusResponse(viewOf(run), id, links, nodeLinks), ids: [id] };
-  };
-
-  const recent = async (url: URL): Promise<Answer> => {
-    const query = parseRecentQuery(url.searchParams);
-    if (!query.ok) return { result: query.response };
-    return { result: recentResponse(await registry.recent(query.limit), query.limit, origin) };
-  };
+  const runs = createRuns(options, { logger, log, origin: () => origin });
+  const routes = createRoutes(settings, runs, () => origin);
 
   /** The API route of a request, or null (report files, unknown paths). */
   const routeOf = (method: string, path: string): RouteName | null => {
@@ -573,13 +129,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     if (denied) return { result: denied };
     switch (name) {
       case 'alerts':
-        return alerts(req, url);
+        return routes.alerts(req, url);
       case 'startInvestigation':
-        return startInvestigation(req);
+        return routes.startInvestigation(req);
       case 'listInvestigations':
-        return recent(url);
+        return routes.recent(url);
       case 'getInvestigation':
-        return status(decodeURIComponent(path.slice('/api/investigations/'.length)));
+        return routes.status(decodeURIComponent(path.slice('/api/investigations/'.length)));
     }
   };
 
@@ -612,7 +168,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       }
     }
     if (file && method === 'GET') {
-      const dir = reportDirs.get(decodeURIComponent(file[1]!));
+      const dir = runs.reportDir(decodeURIComponent(file[1]!));
       const name = decodeURIComponent(file[2]!);
       const known = Object.entries(REPORT_FILE_NAMES).find(([, n]) => n === name);
       if (dir !== undefined && known) {
@@ -652,12 +208,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 
   return {
     url: origin,
-    started: () => startedCount,
+    started: () => runs.started(),
     async close() {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const run of runs.values()) run.controller.abort();
-      await Promise.all([...runs.values()].map((r) => r.done));
+      await runs.cancelAll();
       server.closeAllConnections();
       await stopped;
     },
