@@ -312,11 +312,25 @@ const nodeOutcomeSchema = z.union([
   }),
 ]);
 
+const deliverySchema = z.object({
+  target: z.string(),
+  kind: z.enum(['teams', 'webhook']),
+  ok: z.boolean(),
+  status: z.number().optional(),
+  attempts: z.number(),
+});
+
 const censusBase = {
   natGatewayId: z.string(),
   cluster: z.object({ resourceId: z.string().nullable(), name: z.string().nullable() }),
   total: z.number(),
   skipped: z.object({ notReady: z.number(), overLimit: z.number() }),
+  // The census's one notification (absent from results of before it existed).
+  notifications: z
+    .object({ targets: z.array(deliverySchema) })
+    .nullable()
+    .optional(),
+  degraded: z.array(z.object({ step: z.string(), reason: z.string() })).optional(),
 };
 
 const resultSchema = z.union([
@@ -377,6 +391,10 @@ export interface CensusStatusBody {
     readonly score: number | null;
     readonly publicConnections: number | null;
   }>;
+  /** The census's one message, per target (named by origin, never by URL); null when none was sent. */
+  readonly notifications: ReadonlyArray<z.infer<typeof deliverySchema>> | null;
+  /** What the census itself could not do (its notification, a link). */
+  readonly degraded: ReadonlyArray<{ readonly step: string; readonly reason: string }>;
 }
 
 export interface StatusBody {
@@ -463,6 +481,8 @@ export function statusBody(
         };
       }),
       top: done.outcome === 'census' ? done.top : [],
+      notifications: done.notifications?.targets ?? null,
+      degraded: done.degraded ?? [],
     };
     if (done.outcome === 'census') {
       const reported = census.nodes.flatMap((n) => (n.summary ? [n.summary] : []));

@@ -394,6 +394,26 @@ describe('status and recent', () => {
         total: 5,
         skipped: { notReady: 1, overLimit: 1 },
         top: output.top,
+        // A result without a notification step (older outputs): nothing sent, nothing degraded.
+        notifications: null,
+        degraded: [],
+      },
+    });
+    // The census's one message: each target's delivery, and what it could not do.
+    const notified = {
+      ...output,
+      notifications: {
+        targets: [
+          { target: 'webhook https://hooks.example.net', kind: 'webhook', ok: false, status: 500, attempts: 4 },
+        ],
+        link: 'read-link',
+      },
+      degraded: [{ step: 'notify', reason: 'webhook https://hooks.example.net: failed after 4 attempts: HTTP 500' }],
+    };
+    expect(statusResponse(view({ runtimeStatus: 'Completed', output: notified }), 'snat-1').body).toMatchObject({
+      census: {
+        notifications: [{ target: 'webhook https://hooks.example.net', kind: 'webhook', ok: false, status: 500 }],
+        degraded: [{ step: 'notify' }],
       },
     });
     expect((body as { census: { nodes: unknown[] } }).census.nodes).toEqual([

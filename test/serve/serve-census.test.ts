@@ -243,7 +243,11 @@ describe('serve: a NAT gateway census with a webhook configured sends ONE messag
     expect(res.status).toBe(202);
     const id = String(res.body.investigations[0].id);
     const done = await untilDone(id, [], hooked);
-    expect(done).toMatchObject({ status: 'completed', outcome: 'census', census: { total: 2 } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      outcome: 'census',
+      census: { total: 2, notifications: [{ kind: 'webhook', ok: true, status: 200, attempts: 1 }], degraded: [] },
+    });
 
     // Exactly one message, for the census: none of the two nodes' investigations notified on its own.
     expect(rx.received).toHaveLength(1);
