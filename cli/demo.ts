@@ -17,7 +17,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +26,7 @@ import { BlobReportStore } from '../lib/azure/blob-store.js';
 import { snatMetricsReader } from '../lib/azure/metrics.js';
 import { secretValuesOf } from '../lib/config/secrets.js';
 import { environmentError } from '../lib/errors.js';
+import { listen } from '../lib/net.js';
 import { kubeConfigFromFile, makeKubeClients } from '../lib/k8s/access.js';
 import { FUNCTION_KEY_HEADER } from '../lib/intake/http.js';
 import { createLogger, streamLogSink } from '../lib/log.js';
@@ -64,8 +64,7 @@ async function startWebhookSink(): Promise<{ url: string; received: Received[]; 
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}/snat-webhook`,
     received,

@@ -21,7 +21,7 @@
  */
 import { resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import { environmentError, isSnatResponderError, usageError } from '../lib/errors.js';
+import { usageError } from '../lib/errors.js';
 import type { AddressClassifier } from '../lib/analysis/ip.js';
 import { secretValuesOf } from '../lib/config/secrets.js';
 import { loadSettings } from '../lib/config/settings.js';
@@ -31,6 +31,7 @@ import type { SnatMetricsReader } from '../lib/workflow/context.js';
 import type { CliIo } from './main.js';
 import { untilSignal } from './sim.js';
 import type { StopSignal } from './sim.js';
+import { listenFailure } from '../lib/net.js';
 
 export interface ServeCliOptions {
   readonly port?: string;
@@ -136,11 +137,7 @@ export async function runServe(
     });
   } catch (e) {
     stop.dispose();
-    if (isSnatResponderError(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES')
-      throw environmentError(`cannot listen on 127.0.0.1:${port}: ${code}`, e);
-    throw e;
+    throw listenFailure(e, `127.0.0.1:${port}`);
   }
   try {
     io.stdout(JSON.stringify({ url: server.url }) + '\n');

@@ -10,8 +10,9 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { environmentError, isSnatResponderError, usageError } from '../lib/errors.js';
+import { environmentError, usageError } from '../lib/errors.js';
 import type { CliIo } from './main.js';
+import { listenFailure } from '../lib/net.js';
 
 export interface SimCliOptions {
   readonly scenario?: string;
@@ -71,11 +72,7 @@ export async function runSim(options: SimCliOptions, io: CliIo, until: () => Sto
     sim = await startSim({ scenario: options.scenario ?? 'default', port, tls: options.tls === true, timeScale });
   } catch (e) {
     stop.dispose();
-    if (isSnatResponderError(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES')
-      throw environmentError(`cannot listen on 127.0.0.1:${port}: ${code}`, e);
-    throw e;
+    throw listenFailure(e, `127.0.0.1:${port}`);
   }
   let tempDir: string | null = null;
   try {

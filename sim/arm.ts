@@ -27,13 +27,14 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import { TLS_DIR } from './paths.js';
 import { loadScenario } from './scenario.js';
 import type { Scenario } from './scenario.js';
 import { TEST_CA_PEM_PATH, kubeconfigYaml } from './server.js';
+import { listen } from '../lib/net.js';
 
 export interface ArmSimCluster {
   readonly subscriptionId: string;
@@ -588,14 +589,7 @@ export async function startArmSim(options: ArmSimOptions = {}): Promise<RunningA
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `https://127.0.0.1:${await listen(server, 0, '127.0.0.1')}`;
   const first = clusters[0];
   const ids = first
     ? {

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WebSocketServer } from 'ws';
@@ -27,6 +27,7 @@ import { loadScenario, parseScenario } from './scenario.js';
 import type { Scenario, ScenarioInput } from './scenario.js';
 import { buildWorld } from './world.js';
 import type { World } from './world.js';
+import { listen } from '../lib/net.js';
 
 export type { Faults } from './faults.js';
 export type { Scenario, ScenarioInput } from './scenario.js';
@@ -155,14 +156,7 @@ export async function startSim(options: StartSimOptions = {}): Promise<RunningSi
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, options.port ?? 0, host);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `${options.tls ? 'https' : 'http'}://${urlHost}:${port}`;
   const c = scenario.cluster;

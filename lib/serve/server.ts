@@ -41,7 +41,6 @@
 import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { canonicalAddress } from '../analysis/ip.js';
 import { secretValuesOf } from '../config/secrets.js';
@@ -57,6 +56,7 @@ import { createRoutes } from './routes.js';
 import type { Answer } from './routes.js';
 import { createRuns } from './runs.js';
 import type { RunsOptions } from './runs.js';
+import { listen } from '../net.js';
 
 export { investigationSettingsOf } from './runs.js';
 
@@ -196,15 +196,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     });
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  origin = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const port = await listen(server, options.port ?? 0, host);
+  origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   return {
     url: origin,
