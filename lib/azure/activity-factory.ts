@@ -19,15 +19,13 @@
  * for its read links (`reportLinksOf`).
  */
 import type { TokenCredential } from '@azure/core-auth';
-import pLimit from 'p-limit';
-import type { LimitFunction } from 'p-limit';
 import { AddressClassifier } from '../analysis/ip.js';
 import { clusterAllowed } from '../config/settings.js';
 import type { Settings } from '../config/settings.js';
 import { makeKubeClients } from '../k8s/access.js';
 import type { KubeClientOptions, KubeClients } from '../k8s/access.js';
 import type { CensusTool, MissingTools } from '../k8s/census.js';
-import { execInPod } from '../k8s/exec.js';
+import { boundedExec } from '../k8s/exec.js';
 import type { ExecFn } from '../k8s/exec.js';
 import type { RetryPolicy } from '../k8s/retry.js';
 import { investigationSettingsOf } from '../serve/server.js';
@@ -136,12 +134,12 @@ export function azureActivityFactory(deps: AzureActivityFactoryDeps): AzureActiv
   const reportStore = deps.reportStore ?? reportStoreOf(settings, deps.credential);
   const investigationSettings: InvestigationSettings = investigationSettingsOf(settings);
   const classifier = new AddressClassifier({ privateCidrs: settings.privateCidrs });
-  const inner = deps.exec ?? execInPod;
+  const inner = deps.exec;
   // Cleanup must run even when the orchestration was cancelled: nothing here ever aborts an activity.
   const never = new AbortController().signal;
 
   const access = new Map<string, CachedAccess>();
-  const limits = new Map<string, LimitFunction>();
+  const execs = new Map<string, ExecFn>();
   const missing = new Map<string, MissingTools>();
 
   const clusterOf = async (activity: string, scope: InvestigationScope): Promise<{ id: string; name: string }> => {
@@ -184,13 +182,12 @@ export function azureActivityFactory(deps: AzureActivityFactoryDeps): AzureActiv
 
   const execFor = (clusterId: string): ExecFn => {
     const key = clusterId.toLowerCase();
-    let limit = limits.get(key);
-    if (limit === undefined) {
-      limit = pLimit(Math.max(1, settings.censusConcurrency));
-      limits.set(key, limit);
+    let exec = execs.get(key);
+    if (exec === undefined) {
+      exec = boundedExec(settings.censusConcurrency, inner);
+      execs.set(key, exec);
     }
-    const bounded = limit;
-    return (kc, request) => bounded(() => inner(kc, request));
+    return exec;
   };
 
   const missingToolsOf = (investigationId: string): MissingTools => {

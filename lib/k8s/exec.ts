@@ -15,6 +15,7 @@
  * placed in one. Names that go into the URL path are checked against Kubernetes' own name rules first: the library
  * puts them into the path unencoded.
  */
+import pLimit from 'p-limit';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
@@ -83,6 +84,16 @@ export interface ExecRequest {
 
 /** The exec function's type, so callers can wrap or replace it (tests count concurrent execs through this seam). */
 export type ExecFn = (kc: KubeConfig, request: ExecRequest) => Promise<ExecResult>;
+
+/**
+ * `inner` (default `execInPod`) with at most `concurrency` execs in flight (at least 1): one bound shared by every
+ * census batch of an investigation, so a node is never sent more execs at once than the setting allows.
+ */
+export function boundedExec(concurrency: number, inner?: ExecFn): ExecFn {
+  const limit = pLimit(Math.max(1, Math.floor(concurrency)));
+  const run = inner ?? execInPod;
+  return (kc, request) => limit(() => run(kc, request));
+}
 
 export const STDERR_MAX_BYTES = 64 * 1024;
 /** How much of a refused upgrade's body is read for its message. */

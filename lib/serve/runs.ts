@@ -17,8 +17,7 @@ import type { BlobReportStore } from '../azure/blob-store.js';
 import type { Settings } from '../config/settings.js';
 import type { KubeClients } from '../k8s/access.js';
 import type { CensusTool } from '../k8s/census.js';
-import { execInPod } from '../k8s/exec.js';
-import type { ExecFn } from '../k8s/exec.js';
+import { boundedExec } from '../k8s/exec.js';
 import type { AlertPlan, LoadBalancerTarget, NatGatewayTarget } from '../intake/alert.js';
 import type { ReportLinks, StartRequest } from '../intake/http.js';
 import { investigationKey, MemoryRegistry } from '../intake/registry.js';
@@ -240,8 +239,7 @@ export function createRuns(options: RunsOptions, deps: RunsDeps): Runs {
     (input: ClusterInvestigationInput) =>
     async (run: Run): Promise<ClusterInvestigationResult> => {
       const store = new MemoryEvidenceStore();
-      const bound = pLimit(Math.max(1, Math.floor(options.run?.concurrency ?? settings.censusConcurrency)));
-      const exec: ExecFn = (kc, request) => bound(() => execInPod(kc, request));
+      const exec = boundedExec(options.run?.concurrency ?? settings.censusConcurrency);
       const missingTools = new Map<string, Set<CensusTool>>();
       const outputs = new Map<string, ReportOutput>();
       const outputFor = (id: string, node: string | null): ReportOutput => {

@@ -3,14 +3,13 @@
  * activities of lib/workflow/activities, against one cluster. Used by `snat-responder investigate`, the demo and the
  * tests; the Functions app runs the same generator and activities under Durable Functions.
  */
-import pLimit from 'p-limit';
 import { investigateSnat } from '../../orchestrations/investigate.js';
 import type { InvestigationInput, InvestigationResult, InvestigationStatus } from '../../orchestrations/investigate.js';
 import type { AddressClassifier } from '../analysis/ip.js';
 import type { KubeClients } from '../k8s/access.js';
 import { DEFAULT_CENSUS_CONCURRENCY } from '../k8s/census.js';
 import type { CensusTool } from '../k8s/census.js';
-import { execInPod } from '../k8s/exec.js';
+import { boundedExec } from '../k8s/exec.js';
 import type { ExecFn } from '../k8s/exec.js';
 import type { Report } from '../report/model.js';
 import { CLEANUP_ACTIVITIES, INVESTIGATION_ACTIVITIES } from './activities/index.js';
@@ -58,9 +57,7 @@ export interface InvestigationRun {
 
 export async function runInvestigation(options: RunInvestigationOptions): Promise<InvestigationRun> {
   const store = options.store ?? new MemoryEvidenceStore();
-  const limit = pLimit(Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CENSUS_CONCURRENCY)));
-  const inner = options.exec ?? execInPod;
-  const exec: ExecFn = (kc, request) => limit(() => inner(kc, request));
+  const exec = boundedExec(options.concurrency ?? DEFAULT_CENSUS_CONCURRENCY, options.exec);
   const missingTools = new Map<string, Set<CensusTool>>();
   const context = (_activity: string, signal: AbortSignal): ActivityContext => ({
     clients: options.clients,
