@@ -19,7 +19,7 @@ import { parseJsonText, quote } from '../parse/json.js';
 import { clusterAllowed } from '../config/settings.js';
 import type { Settings } from '../config/settings.js';
 import { isAksClusterId } from '../config/resource-ids.js';
-import type { NodeQuery } from '../workflow/contracts.js';
+import type { CensusTopPod, NodeQuery } from '../workflow/contracts.js';
 import type { AlertPlan, AlertTarget } from './alert.js';
 import type { InstanceView, Outcome, RegistryEntry } from './registry.js';
 
@@ -384,13 +384,7 @@ export interface CensusStatusBody {
   readonly skipped: { readonly notReady: number; readonly overLimit: number };
   readonly nodes: CensusNodeStatus[];
   /** The nodes' top pods ranked across the cluster (score, then public connections). */
-  readonly top: Array<{
-    readonly pod: string;
-    readonly node: string;
-    readonly investigationId: string;
-    readonly score: number | null;
-    readonly publicConnections: number | null;
-  }>;
+  readonly top: CensusTopPod[];
   /** The census's one message, per target (named by origin, never by URL); null when none was sent. */
   readonly notifications: ReadonlyArray<z.infer<typeof deliverySchema>> | null;
   /** What the census itself could not do (its notification, a link). */

@@ -10,21 +10,16 @@
  */
 import { int, orDash, timestamp } from '../report/format.js';
 import type { ReportTrigger } from '../report/model.js';
-import { TEAMS_MAX_BYTES, fittedMessage, heading, rich, run, safeLink, table } from './teams.js';
+import type { CensusTopPod } from '../workflow/contracts.js';
+import { TEAMS_MAX_BYTES, adaptiveCard, fittedMessage, heading, rich, run, safeLink, table } from './teams.js';
 import type { AdaptiveCard, CardElement, Run, TeamsMessage } from './teams.js';
 import { clip } from './text.js';
 
 /** Rows of node reports on the card at most (the census names at most 20 nodes: CENSUS_NODE_LINKS). */
 export const CENSUS_CARD_NODE_ROWS = 20;
 
-export interface CensusNoticeTopPod {
-  /** `namespace/name`. */
-  readonly pod: string;
-  readonly node: string;
-  readonly investigationId: string;
-  readonly score: number | null;
-  readonly publicConnections: number | null;
-}
+/** A pod ranked across the census's nodes (the workflow's `CensusTopPod`). */
+export type CensusNoticeTopPod = CensusTopPod;
 
 /** A node the message names: its outcome, and the link to its report (or the reason it has none). */
 export interface CensusNoticeNode {
@@ -233,15 +228,7 @@ function censusCard(notice: CensusNotice, budget: CensusBudget): AdaptiveCard {
   const firstNode = notice.top[0]?.investigationId;
   const topNode = notice.nodes.find((n) => n.investigationId === firstNode);
   const topLink = budget.links && topNode !== undefined ? safeLink(topNode.reportUrl) : null;
-  return {
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    type: 'AdaptiveCard',
-    version: '1.5',
-    msteams: { width: 'Full' },
-    body,
-    actions:
-      topLink !== null ? [{ type: 'Action.OpenUrl', title: "Open the top pod's node report", url: topLink }] : [],
-  };
+  return adaptiveCard(body, topLink !== null ? { title: "Open the top pod's node report", url: topLink } : null);
 }
 
 /**

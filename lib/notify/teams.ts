@@ -234,13 +234,18 @@ function card(report: Report, reportUrl: string | null, budget: Budget): Adaptiv
       wrap: true,
     });
   }
+  return adaptiveCard(body, link !== null ? { title: 'Open report', url: link } : null);
+}
+
+/** A full-width Adaptive Card 1.5 of `body`, with one link button when `open` is given. */
+export function adaptiveCard(body: CardElement[], open: { title: string; url: string } | null = null): AdaptiveCard {
   return {
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     type: 'AdaptiveCard',
     version: '1.5',
     msteams: { width: 'Full' },
     body,
-    actions: link !== null ? [{ type: 'Action.OpenUrl', title: 'Open report', url: link }] : [],
+    actions: open !== null ? [{ type: 'Action.OpenUrl', title: open.title, url: open.url }] : [],
   };
 }
 
@@ -273,14 +278,7 @@ export function fittedMessage(cards: Iterable<AdaptiveCard>, fallback: string, m
     const candidate = cardMessage(content);
     if (jsonBytes(candidate) <= maxBytes) return candidate;
   }
-  return cardMessage({
-    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-    type: 'AdaptiveCard',
-    version: '1.5',
-    msteams: { width: 'Full' },
-    body: [heading(fallback)],
-    actions: [],
-  });
+  return cardMessage(adaptiveCard([heading(fallback)]));
 }
 
 /**

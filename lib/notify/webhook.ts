@@ -10,6 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { podLabel, snatHoldingFlows, verdict } from '../report/format.js';
 import type { Report } from '../report/model.js';
+import type { CensusTopPod } from '../workflow/contracts.js';
 import type { CensusNotice } from './census.js';
 
 export const WEBHOOK_SCHEMA_VERSION = 1;
@@ -87,14 +88,7 @@ export interface CensusWebhookPayload {
   readonly message: string | null;
   readonly counts: CensusNotice['counts'];
   /** The pods ranked across the nodes, the most likely culprit first (at most 10). */
-  readonly topPods: Array<{
-    readonly rank: number;
-    readonly pod: string;
-    readonly node: string;
-    readonly investigationId: string;
-    readonly score: number | null;
-    readonly publicConnections: number | null;
-  }>;
+  readonly topPods: Array<{ readonly rank: number } & CensusTopPod>;
   /** The nodes' reports (at most 20: the top pods' nodes first, then in census order). */
   readonly nodeReports: Array<{
     readonly investigationId: string;
