@@ -196,6 +196,15 @@ export function createRuns(options: RunsOptions, deps: RunsDeps): Runs {
     now,
   };
 
+  /** A run's status as the workflow reports it: kept for the status route, and logged when its phase changes. */
+  const tracked =
+    (run: Run) =>
+    (s: unknown): void => {
+      run.status = s;
+      run.updatedAt = now();
+      run.log.onStatus(s);
+    };
+
   /**
    * One node's investigation: `investigateSnat` through `runInvestigation`, its input made for the run's id. An alert's
    * input names the load balancer (`scope`) and the alert's window, so resolveTarget reads the node's SNAT metrics when
@@ -216,11 +225,7 @@ export function createRuns(options: RunsOptions, deps: RunsDeps): Runs {
         output,
         concurrency: options.run?.concurrency ?? settings.censusConcurrency,
         signal: run.controller.signal,
-        onStatus: (s) => {
-          run.status = s;
-          run.updatedAt = now();
-          run.log.onStatus(s);
-        },
+        onStatus: tracked(run),
         onActivity: run.log.onActivity,
         ...(options.snatMetrics ? { snatMetrics: options.snatMetrics } : {}),
         ...driverSeams,
@@ -279,11 +284,7 @@ export function createRuns(options: RunsOptions, deps: RunsDeps): Runs {
         orchestrators: { [ORCHESTRATIONS.investigateSnat]: investigateSnat },
         cleanupActivities: CLEANUP_ACTIVITIES,
         signal: run.controller.signal,
-        onStatus: (s) => {
-          run.status = s;
-          run.updatedAt = now();
-          run.log.onStatus(s);
-        },
+        onStatus: tracked(run),
         onActivity: run.log.onActivity,
         ...driverSeams,
       });
