@@ -7,16 +7,8 @@ import type { HttpRequest, InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { planAlert } from '../lib/intake/alert.js';
 import { alertResponse, checkAlertSecret } from '../lib/intake/http.js';
-import type { HttpResult } from '../lib/intake/http.js';
 import { durableInstances, startAlertTargets } from '../lib/serve/durable.js';
-import {
-  checkRateLimit,
-  invocationLogger,
-  logDecision,
-  originOf,
-  responseInit,
-  settingsFor,
-} from '../lib/serve/handler-kit.js';
+import { answerFor, checkRateLimit, invocationLogger, originOf, settingsFor } from '../lib/serve/handler-kit.js';
 
 df.app.client.http('alerts', {
   route: 'alerts',
@@ -24,10 +16,7 @@ df.app.client.http('alerts', {
   authLevel: 'function',
   handler: async (request: HttpRequest, client: DurableClient, context: InvocationContext) => {
     const log = invocationLogger(context);
-    const answer = (result: HttpResult, ids: readonly string[] = []) => {
-      logDecision(log, 'alerts', result, ids);
-      return responseInit(result);
-    };
+    const answer = answerFor(log, 'alerts');
     const loaded = settingsFor(log);
     if (!loaded.ok) return answer(loaded.response);
     const { settings } = loaded;

@@ -9,9 +9,6 @@ import df from 'durable-functions';
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { investigationKey } from '../lib/intake/registry.js';
-import type { HttpResult } from '../lib/intake/http.js';
-import type { RouteName } from '../lib/intake/rate-limit.js';
-import type { Logger } from '../lib/log.js';
 import {
   checkInvestigationId,
   parseRecentQuery,
@@ -21,14 +18,7 @@ import {
   statusResponse,
 } from '../lib/intake/http.js';
 import { claimInstance, durableInstances } from '../lib/serve/durable.js';
-import {
-  checkRateLimit,
-  invocationLogger,
-  logDecision,
-  originOf,
-  responseInit,
-  settingsFor,
-} from '../lib/serve/handler-kit.js';
+import { answerFor, checkRateLimit, invocationLogger, originOf, settingsFor } from '../lib/serve/handler-kit.js';
 import { censusLinksOf, reportLinksOf } from '../lib/azure/activity-factory.js';
 import type { BlobReportStore } from '../lib/azure/blob-store.js';
 import { appReportStore } from './startup.js';
@@ -36,21 +26,13 @@ import { appReportStore } from './startup.js';
 /** How far back the recent list looks (Durable lists by creation time). */
 const RECENT_WINDOW_MS = 7 * 24 * 3600_000;
 
-/** Logs the decision, then maps it to the Functions response. */
-const answerWith =
-  (log: Logger, route: RouteName) =>
-  (result: HttpResult, ids: readonly string[] = []) => {
-    logDecision(log, route, result, ids);
-    return responseInit(result);
-  };
-
 df.app.client.http('startInvestigation', {
   route: 'investigations',
   methods: ['POST'],
   authLevel: 'function',
   handler: async (request: HttpRequest, client: DurableClient, context: InvocationContext) => {
     const log = invocationLogger(context);
-    const answer = answerWith(log, 'startInvestigation');
+    const answer = answerFor(log, 'startInvestigation');
     const loaded = settingsFor(log);
     if (!loaded.ok) return answer(loaded.response);
     const { settings } = loaded;
@@ -83,7 +65,7 @@ df.app.client.http('getInvestigation', {
   authLevel: 'function',
   handler: async (request: HttpRequest, client: DurableClient, context: InvocationContext) => {
     const log = invocationLogger(context);
-    const answer = answerWith(log, 'getInvestigation');
+    const answer = answerFor(log, 'getInvestigation');
     // Without settings the status is still answered (unlimited), with its keys only.
     const loaded = settingsFor(log);
     const limited = loaded.ok ? checkRateLimit(loaded.settings, 'getInvestigation', request) : null;
@@ -109,7 +91,7 @@ df.app.client.http('listInvestigations', {
   authLevel: 'function',
   handler: async (request: HttpRequest, client: DurableClient, context: InvocationContext) => {
     const log = invocationLogger(context);
-    const answer = answerWith(log, 'listInvestigations');
+    const answer = answerFor(log, 'listInvestigations');
     const loaded = settingsFor(log);
     const limited = loaded.ok ? checkRateLimit(loaded.settings, 'listInvestigations', request) : null;
     if (limited) return answer(limited);

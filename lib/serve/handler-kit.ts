@@ -127,6 +127,17 @@ function codeOf(body: unknown): string | undefined {
  * body or a header. Accepted -> info (a read: debug, status URLs are polled); an alert acknowledged but ignored ->
  * info with its code; refused (4xx) -> info with the code; a failure (5xx) -> error.
  */
+/** `answer(result, ids)`: logs the decision (`logDecision`), then maps it to the Functions response. */
+export function answerFor(
+  log: Logger,
+  route: RouteName,
+): (result: HttpResult, ids?: readonly string[]) => ReturnType<typeof responseInit> {
+  return (result, ids = []) => {
+    logDecision(log, route, result, ids);
+    return responseInit(result);
+  };
+}
+
 export function logDecision(log: Logger, route: RouteName, result: HttpResult, ids: readonly string[] = []): void {
   const code = codeOf(result.body);
   const retryAfter = result.headers['retry-after'];
