@@ -31,6 +31,7 @@ import type {
 import type { Degradation, ReportTrigger } from '../lib/report/model.js';
 import { investigateNodes, wavesOf } from './alert.js';
 import type { NodeInvestigationOutcome, WorkflowOps } from './alert.js';
+import { stepError } from './investigate.js';
 import type { CensusFanOut, InvestigationInput, WorkflowTiming } from './investigate.js';
 
 export interface ClusterInvestigationInput {
@@ -161,7 +162,7 @@ export const CENSUS_NODE_MESSAGE_MAX = 300;
  * without a report says in the census's message, kept short for the activity's input.
  */
 function shortReason(text: string, max: number): string {
-  const line = (text.split('\n', 1)[0] ?? text).trim();
+  const line = stepError(text);
   const points = Array.from(line);
   return points.length <= max ? line : `${points.slice(0, max - 1).join('')}…`;
 }
@@ -202,10 +203,7 @@ export function censusNodeRefs(nodes: readonly NodeInvestigationOutcome[]): Cens
   });
 }
 
-const messageOf = (e: unknown): string => {
-  const text = e instanceof Error ? e.message : typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
-  return (text.split('\n', 1)[0] ?? text).trim();
-};
+const messageOf = stepError;
 
 export function* investigateCluster<H>(
   input: ClusterInvestigationInput,

@@ -20,6 +20,7 @@ import type { RetryKind, RetryPolicy } from '../lib/workflow/retry.js';
 import { createLogger, functionsLogSink } from '../lib/log.js';
 import type { LogFields, Logger } from '../lib/log.js';
 import type { WorkflowOps } from './alert.js';
+import { stepError } from './investigate.js';
 
 export function retryOptionsOf(policy: RetryPolicy): df.RetryOptions {
   const options = new df.RetryOptions(policy.firstRetryMs, policy.maxAttempts);
@@ -202,12 +203,6 @@ export function resultFields(result: unknown): LogFields {
 
 /** An error's first line, at most 300 characters (an activity's failure arrives as `reason \n details`). */
 function firstLine(error: unknown): string {
-  const text =
-    error instanceof Error
-      ? error.message
-      : typeof error === 'string'
-        ? error
-        : (JSON.stringify(error) ?? String(error));
-  const line = (text.split('\n', 1)[0] ?? text).trim();
+  const line = stepError(error);
   return line.length > 300 ? `${line.slice(0, 299)}…` : line;
 }

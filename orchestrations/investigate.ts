@@ -138,10 +138,12 @@ export type InvestigationResult =
  * The first line of a step's error, for the report. Under Durable an activity's failure arrives as
  * `${reason} \n ${details}` (details: a stack trace, or nothing); the in-process driver passes the message as is.
  */
-const messageOf = (e: unknown): string => {
+export function stepError(e: unknown): string {
   const text = e instanceof Error ? e.message : typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
   return (text.split('\n', 1)[0] ?? text).trim();
-};
+}
+
+const messageOf = stepError;
 
 const CENSUS_ALONE = 'the report rests on the pod census (exec) alone';
 
